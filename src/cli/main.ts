@@ -1,0 +1,40 @@
+import { Command, CommanderError } from 'commander';
+import { isUserError } from '../common/errors.js';
+import { ZodError } from 'zod';
+
+/** Each command module adds itself to the program. Keep this list in pipeline order. */
+const commandModules: Array<() => Promise<{ register: (program: Command) => void }>> = [
+];
+
+export async function buildProgram(): Promise<Command> {
+  const program = new Command('sbp')
+    .description('Synthetic Bootstrapped Pretraining: mine related document pairs, train a synthesizer, pretrain on real + synthetic text.')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const load of commandModules) (await load()).register(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = await buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode;
+      return;
+    }
+    if (isUserError(err)) {
+      console.error(`sbp: ${err.message}`);
+      process.exitCode = 2;
+      return;
+    }
+    if (err instanceof ZodError) {
+      console.error(`sbp: ${err.message}`);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
+}

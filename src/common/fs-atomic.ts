@@ -1,0 +1,36 @@
+import { closeSync, fsyncSync, openSync, renameSync, writeSync, mkdirSync, existsSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/** Writes a file so that readers see either the old content or the whole new one (tmp + fsync + rename). */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w');
+  try {
+    if (typeof data === 'string') writeSync(fd, data);
+    else {
+      let off = 0;
+      while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    }
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+export function writeJsonAtomic(path: string, value: unknown): void {
+  writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
+}
+
+/** Reads a JSON file, or returns undefined when it does not exist. A corrupt file is an error naming it. */
+export function readJsonIfExists<T = unknown>(path: string): T | undefined {
+  if (!existsSync(path)) return undefined;
+  const text = readFileSync(path, 'utf8');
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw new Error(`${path}: not valid JSON (${(err as Error).message}); delete it to redo the stage`);
+  }
+}
+
