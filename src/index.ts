@@ -3,3 +3,4 @@ export * from './common/errors.js';
 export * from './config/schema.js';
 export * from './config/load.js';
 export * from './experiment/stage.js';
+export * from './data/index.js';

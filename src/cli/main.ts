@@ -4,6 +4,8 @@ import { ZodError } from 'zod';
 
 /** Each command module adds itself to the program. Keep this list in pipeline order. */
 const commandModules: Array<() => Promise<{ register: (program: Command) => void }>> = [
+  () => import('./prepare.js'),
+  () => import('./tokenize.js'),
 ];
 
 export async function buildProgram(): Promise<Command> {

@@ -12,18 +12,19 @@ const SourceSchema = z.discriminatedUnion('kind', [
     path: z.string().min(1).describe('a .jsonl / .jsonl.gz file, or a folder of them'),
     textField: z.string().min(1).default('text'),
     idField: z.string().min(1).optional(),
-  }),
+  }).strict(),
   z.object({
     kind: z.literal('text-dir'),
     path: z.string().min(1),
-    extensions: z.array(z.string()).default(['.txt', '.md', '.rst']),
-  }),
-  z.object({ kind: z.literal('spam-assassin') }),
-  z.object({ kind: z.literal('brown') }),
-  z.object({ kind: z.literal('gcide') }),
-  z.object({ kind: z.literal('linux-doc') }),
-  z.object({ kind: z.literal('manpages') }),
-  z.object({ kind: z.literal('python-doc') }),
+    extensions: z.array(z.string().min(1)).min(1).default(['.txt', '.md', '.rst']),
+  }).strict(),
+  // Built-in corpora; `path` points at a copy outside the default install location.
+  z.object({ kind: z.literal('spam-assassin'), path: z.string().min(1).optional() }).strict(),
+  z.object({ kind: z.literal('brown'), path: z.string().min(1).optional() }).strict(),
+  z.object({ kind: z.literal('gcide'), path: z.string().min(1).optional() }).strict(),
+  z.object({ kind: z.literal('linux-doc'), path: z.string().min(1).optional() }).strict(),
+  z.object({ kind: z.literal('manpages'), path: z.string().min(1).optional(), groff: z.string().min(1).optional() }).strict(),
+  z.object({ kind: z.literal('python-doc'), path: z.string().min(1).optional() }).strict(),
 ]);
 export type SourceConfig = z.infer<typeof SourceSchema>;
 export const SOURCE_KINDS = ['jsonl', 'text-dir', 'spam-assassin', 'brown', 'gcide', 'linux-doc', 'manpages', 'python-doc'] as const;
