@@ -56,11 +56,56 @@ export type TokenizerConfig = z.infer<typeof TokenizerConfigSchema>;
 
 export const TokenizeConfigSchema = z
   .object({
-    tokensPerShard: z.number().int().positive().default(1 << 24),
-    splits: z.array(z.enum(['train', 'heldout'])).default(['train', 'heldout']),
+    // One token shard per corpus shard (so resume is exact); shard size follows prepare.docsPerShard.
+    splits: z.array(z.enum(['train', 'heldout'])).min(1).default(['train', 'heldout']),
   })
   .strict();
 export type TokenizeConfig = z.infer<typeof TokenizeConfigSchema>;
+
+export const TrainConfigSchema = z
+  .object({
+    backend: z.enum(['auto', 'cpu', 'ref']).default('auto'), // auto: the native cpu backend when it loads, else ref
+    batchSize: z.number().int().positive().default(16), // sequences per micro-batch
+    seqLen: z.number().int().min(2).default(256), // tokens per sequence (at most the model's maxSeqLen)
+    gradAccumSteps: z.number().int().positive().default(1), // micro-batches per optimizer step
+    steps: z.number().int().positive().default(1000), // optimizer steps, unless totalTokens is set
+    totalTokens: z.number().int().positive().optional(), // token budget; steps = ceil(totalTokens / tokens per step)
+    lr: z.number().positive().default(3e-3), // (ours) peak; the paper uses 1e-2 at 3B scale
+    lrFloor: z.number().nonnegative().default(5e-5), // cosine ends here (paper)
+    warmupFraction: z.number().min(0).max(1).default(0.05), // of the steps (paper: 5%)
+    beta1: z.number().min(0).lt(1).default(0.9),
+    beta2: z.number().min(0).lt(1).default(0.95), // (ours)
+    eps: z.number().positive().default(1e-8),
+    weightDecay: z.number().nonnegative().default(0.1), // (ours) decoupled
+    decayEmbeddings: z.boolean().default(true), // norm weights are never decayed
+    noDecay: z.array(z.string()).default([]), // regexps on parameter names never decayed
+    clip: z.number().nonnegative().default(1.0), // max global gradient norm; 0 = off
+    evalEvery: z.number().int().nonnegative().default(100), // steps; 0 = only at the end
+    evalTokens: z.number().int().nonnegative().default(65_536), // held-out tokens per evaluation; 0 = no evaluation
+    checkpointEvery: z.number().int().nonnegative().default(200), // steps; 0 = only at the end and on interrupt
+    logEvery: z.number().int().positive().default(1), // steps between metrics rows
+    maxBadSteps: z.number().int().positive().default(5), // consecutive non-finite steps before giving up
+    seed: z.number().int().nonnegative().optional(), // default: the run seed
+    initFrom: z.string().min(1).optional(), // a model folder, or the name of a model of this run, to start from (fine-tuning)
+    trainSplit: z.string().min(1).default('train'),
+    heldoutSplit: z.string().min(1).default('heldout'),
+  })
+  .strict();
+export type TrainConfig = z.infer<typeof TrainConfigSchema>;
+
+export const SampleConfigSchema = z
+  .object({
+    temperature: z.number().nonnegative().default(1.0), // 0 = greedy
+    topP: z.number().gt(0).max(1).default(0.9), // (ours) nucleus mass
+    topK: z.number().int().nonnegative().default(0), // 0 = off
+    maxTokens: z.number().int().positive().default(256),
+    n: z.number().int().positive().default(1), // samples per prompt
+    batchSize: z.number().int().positive().default(16), // sequences decoded together
+    seed: z.number().int().nonnegative().optional(), // default: the run seed
+    stopAtEos: z.boolean().default(true),
+  })
+  .strict();
+export type SampleConfig = z.infer<typeof SampleConfigSchema>;
 
 export const RunConfigSchema = z
   .object({
@@ -71,6 +116,8 @@ export const RunConfigSchema = z
     prepare: PrepareConfigSchema.default({}),
     tokenizer: TokenizerConfigSchema.default({}),
     tokenize: TokenizeConfigSchema.default({}),
+    train: TrainConfigSchema.default({}),
+    sample: SampleConfigSchema.default({}),
   })
   .strict();
 export type RunConfig = z.infer<typeof RunConfigSchema>;
