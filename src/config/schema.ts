@@ -107,6 +107,59 @@ export const SampleConfigSchema = z
   .strict();
 export type SampleConfig = z.infer<typeof SampleConfigSchema>;
 
+export const EmbedConfigSchema = z
+  .object({
+    embedder: z.enum(['lm', 'use', 'http', 'hash']).default('lm'), // lm = bootstrapped from the baseline LM, no outside model
+    maxTokens: z.number().int().positive().default(1024), // (ours) each document is embedded from its first N tokens
+    dtype: z.enum(['f16', 'f32']).default('f16'), // (ours) of the stored vectors; f16 halves the file, cosine error < 1e-3
+    docsPerShard: z.number().int().positive().default(4096), // resume granularity: one marker per shard
+    lm: z
+      .object({
+        model: z.string().min(1).default('baseline'), // a model of this run (models/<name>) or a model folder
+        backend: z.enum(['auto', 'cpu', 'ref']).default('auto'),
+        batchTokens: z.number().int().min(2).default(8192), // B × T per forward pass
+      })
+      .strict()
+      .default({}),
+    use: z
+      .object({
+        batchSize: z.number().int().positive().default(16), // texts per model call
+      })
+      .strict()
+      .default({}),
+    http: z
+      .object({
+        baseUrl: z.string().url().default('http://127.0.0.1:8000/v1'), // where /embeddings is served
+        model: z.string().min(1).default('Qwen/Qwen3-Embedding-0.6B'), // the paper's embedder
+        apiKeyEnv: z.string().min(1).optional(), // name of the environment variable holding the API key
+        batchSize: z.number().int().positive().default(32), // texts per request
+        concurrency: z.number().int().positive().default(4), // requests in flight
+        maxRetries: z.number().int().nonnegative().default(6), // per request, after the first attempt
+        backoffMs: z.number().int().nonnegative().default(500), // first retry waits up to this; doubles
+        maxBackoffMs: z.number().int().nonnegative().default(30_000),
+        timeoutMs: z.number().int().positive().default(120_000), // per request
+        dimensions: z.number().int().positive().optional(), // ask Matryoshka models for fewer dimensions
+      })
+      .strict()
+      .default({}),
+    hash: z
+      .object({
+        dim: z.number().int().positive().max(1 << 16).default(1024), // (ours) output buckets
+        ngram: z.number().int().min(1).max(8).default(2), // (ours) word n-grams of order 1..ngram
+        idfBuckets: z
+          .number()
+          .int()
+          .min(1)
+          .max(1 << 26)
+          .refine((n) => (n & (n - 1)) === 0, 'a power of two')
+          .default(1 << 20), // document-frequency table slots
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+export type EmbedConfig = z.infer<typeof EmbedConfigSchema>;
+
 export const RunConfigSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only').default('default'),
@@ -118,6 +171,7 @@ export const RunConfigSchema = z
     tokenize: TokenizeConfigSchema.default({}),
     train: TrainConfigSchema.default({}),
     sample: SampleConfigSchema.default({}),
+    embed: EmbedConfigSchema.default({}),
   })
   .strict();
 export type RunConfig = z.infer<typeof RunConfigSchema>;
