@@ -1,11 +1,11 @@
 import { UserError } from '../common/errors.js';
 import { DocumentOrder, type DocumentOrderState } from './document-order.js';
 import { hashName } from './seeded-random.js';
-import type { DocumentSource } from './token-dataset.js';
+import type { TokenizedDocuments } from './token-dataset.js';
 
 export interface MixtureComponent {
   name: string; // e.g. 'real', 'synthetic'; also keys the component's shuffle stream
-  source: DocumentSource;
+  source: TokenizedDocuments;
   weight: number; // share of TOKENS drawn, relative to the other live components
   epochs?: number; // passes over the source before it is used up (default Infinity: repeat forever)
 }

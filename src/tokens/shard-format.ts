@@ -39,7 +39,7 @@ export function allocTokens(dtype: TokenDType, length: number): TokenArray {
   return dtype === 'u16' ? new Uint16Array(length) : new Uint32Array(length);
 }
 
-export interface ShardHeader {
+export interface TokenShardHeader {
   version: number;
   dtype: TokenDType;
   vocabSize: number;
@@ -84,7 +84,7 @@ export function shardLayout(dtype: TokenDType, numDocs: number, numTokens: numbe
   return { tokensOffset, indexOffset, idsOffset, fileBytes };
 }
 
-export function encodeShardHeader(h: ShardHeader): Uint8Array {
+export function encodeShardHeader(h: TokenShardHeader): Uint8Array {
   const bytes = new Uint8Array(SHARD_HEADER_BYTES);
   const v = new DataView(bytes.buffer);
   bytes.set(SHARD_MAGIC, F.magic);
@@ -125,7 +125,7 @@ export function magicText(bytes: Uint8Array): string {
  * Parses and checks a header: magic, then version (a newer layout may move every other field),
  * then the header checksum, then that every field agrees with the layout the counts imply.
  */
-export function decodeShardHeader(bytes: Uint8Array): ShardHeader | HeaderProblem {
+export function decodeShardHeader(bytes: Uint8Array): TokenShardHeader | HeaderProblem {
   for (let i = 0; i < SHARD_MAGIC.length; i++) {
     if (bytes[i] !== SHARD_MAGIC[i]) return { kind: 'magic', found: magicText(bytes) };
   }
@@ -144,7 +144,7 @@ export function decodeShardHeader(bytes: Uint8Array): ShardHeader | HeaderProble
   const headerBytes = v.getUint32(F.headerBytes, true);
   if (headerBytes !== SHARD_HEADER_BYTES) return { kind: 'field', detail: `header size field is ${headerBytes} (must be ${SHARD_HEADER_BYTES})` };
 
-  const h: ShardHeader = {
+  const h: TokenShardHeader = {
     version,
     dtype,
     vocabSize,
@@ -168,7 +168,7 @@ export function decodeShardHeader(bytes: Uint8Array): ShardHeader | HeaderProble
   return h;
 }
 
-export function isHeaderProblem(x: ShardHeader | HeaderProblem): x is HeaderProblem {
+export function isHeaderProblem(x: TokenShardHeader | HeaderProblem): x is HeaderProblem {
   return 'kind' in x;
 }
 

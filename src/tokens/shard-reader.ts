@@ -9,7 +9,7 @@ import {
   bytesPerToken,
   decodeShardHeader,
   isHeaderProblem,
-  type ShardHeader,
+  type TokenShardHeader,
   type TokenArray,
   type TokenDType,
 } from './shard-format.js';
@@ -17,7 +17,7 @@ import {
 /** What to tell the user when a shard is bad; callers with a better command (a stage) pass their own. */
 export const DEFAULT_SHARD_REMEDY = 'rerun `sbp tokenize --force` to rewrite the token shards';
 
-export interface ShardReaderOptions {
+export interface TokenShardReaderOptions {
   remedy?: string; // the "what to do" part of every integrity message
 }
 
@@ -28,15 +28,15 @@ export interface ShardReaderOptions {
  * plus the id text) are held in memory; tokens are not: `doc(i)` is one positional read straight
  * into the array it returns, so a shard of many GB costs only its index and no copy.
  */
-export class ShardReader {
+export class TokenShardReader {
   readonly path: string;
-  readonly header: ShardHeader;
+  readonly header: TokenShardHeader;
   private fd: number | undefined;
   private readonly starts: Float64Array; // (numDocs+1,) token offsets; exact below 2^53
   private readonly idOffsets: Float64Array; // (numDocs+1,) byte offsets into idBytes
   private readonly idBytes: Buffer;
 
-  private constructor(path: string, fd: number, header: ShardHeader, starts: Float64Array, idOffsets: Float64Array, idBytes: Buffer) {
+  private constructor(path: string, fd: number, header: TokenShardHeader, starts: Float64Array, idOffsets: Float64Array, idBytes: Buffer) {
     this.path = path;
     this.fd = fd;
     this.header = header;
@@ -45,7 +45,7 @@ export class ShardReader {
     this.idBytes = idBytes;
   }
 
-  static open(path: string, opts: ShardReaderOptions = {}): ShardReader {
+  static open(path: string, opts: TokenShardReaderOptions = {}): TokenShardReader {
     assertLittleEndianHost();
     const remedy = opts.remedy ?? DEFAULT_SHARD_REMEDY;
     const fail = (what: string): never => {
@@ -92,7 +92,7 @@ export class ShardReader {
       checkOffsets(idOffsets, idBytesLen, 'id table', 'byte', fail);
       if (crc32(tail) !== h.tailCrc32) fail('index checksum mismatch: the document index or id table is corrupt');
       const idBytes = Buffer.from(tail.buffer, tail.byteOffset + idsAt + 8 * n, idBytesLen);
-      return new ShardReader(path, fd, h, starts, idOffsets, idBytes);
+      return new TokenShardReader(path, fd, h, starts, idOffsets, idBytes);
     } catch (err) {
       closeSync(fd);
       throw err;

@@ -12,12 +12,12 @@ import {
   type TokenDType,
 } from './shard-format.js';
 
-export interface ShardWriterOptions {
+export interface TokenShardWriterOptions {
   vocabSize: number; // every token id must be < vocabSize; also picks u16 (≤ 65536) or u32
   bufferBytes?: number; // tokens are written in chunks of this size (default 4 MiB)
 }
 
-export interface ShardSummary {
+export interface TokenShardSummary {
   path: string;
   dtype: TokenDType;
   vocabSize: number;
@@ -34,7 +34,7 @@ const DEFAULT_BUFFER_BYTES = 4 << 20;
  * which writes the header last, fsyncs and renames to `path`. A writer killed before `close()` leaves
  * only the `.tmp` file — never a `.tok` that looks complete.
  */
-export class ShardWriter {
+export class TokenShardWriter {
   readonly path: string;
   readonly tmpPath: string;
   readonly dtype: TokenDType;
@@ -49,7 +49,7 @@ export class ShardWriter {
   private tokensCrc = 0;
   private written = 0; // bytes written to the file so far, header placeholder included
 
-  constructor(path: string, opts: ShardWriterOptions) {
+  constructor(path: string, opts: TokenShardWriterOptions) {
     assertLittleEndianHost();
     this.path = path;
     this.tmpPath = `${path}.tmp`;
@@ -99,7 +99,7 @@ export class ShardWriter {
   }
 
   /** Finishes the file: index, ids, header, fsync, rename into place. */
-  close(): ShardSummary {
+  close(): TokenShardSummary {
     if (this.fd === undefined) throw new Error(`${this.path}: close() called twice`);
     this.flushChunk();
     const numDocs = this.numDocs;

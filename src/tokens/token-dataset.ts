@@ -2,11 +2,11 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../common/errors.js';
 import { SHARD_EXTENSION, type TokenArray, type TokenDType } from './shard-format.js';
-import { ShardReader, type ShardReaderOptions } from './shard-reader.js';
+import { TokenShardReader, type TokenShardReaderOptions } from './shard-reader.js';
 import { DocumentOrder, type DocumentOrderOptions } from './document-order.js';
 
 /** What the trainer and the mixture sampler need from a collection of tokenized documents. */
-export interface DocumentSource {
+export interface TokenizedDocuments {
   readonly numDocs: number;
   readonly numTokens: number;
   readonly vocabSize: number;
@@ -30,15 +30,15 @@ export function listTokenShards(tokensDir: string, split: string): string[] {
  * must come from the same tokenizer (same vocabulary size). Holds each shard's index in memory and
  * one open file per shard; call `close()` when done.
  */
-export class TokenDataset implements DocumentSource {
-  readonly shards: ShardReader[];
+export class TokenDataset implements TokenizedDocuments {
+  readonly shards: TokenShardReader[];
   readonly numDocs: number;
   readonly numTokens: number;
   readonly vocabSize: number;
   readonly dtype: TokenDType;
   private readonly firstDoc: Float64Array; // (numShards+1,) global number of each shard's first document
 
-  constructor(shards: ShardReader[]) {
+  constructor(shards: TokenShardReader[]) {
     if (shards.length === 0) throw new Error('TokenDataset needs at least one shard');
     const vocab = shards[0]!.vocabSize;
     for (const s of shards) {
@@ -60,7 +60,7 @@ export class TokenDataset implements DocumentSource {
   }
 
   /** Opens `<tokensDir>/<split>-*.tok`; a split with no shards is a UserError that says which stage to run. */
-  static open(tokensDir: string, split: string, opts: ShardReaderOptions & { hint?: string } = {}): TokenDataset {
+  static open(tokensDir: string, split: string, opts: TokenShardReaderOptions & { hint?: string } = {}): TokenDataset {
     const paths = listTokenShards(tokensDir, split);
     if (paths.length === 0) {
       throw new UserError(`${tokensDir}: no ${split}-*${SHARD_EXTENSION} token shards; run \`${opts.hint ?? 'sbp tokenize'}\` first`);
@@ -68,10 +68,10 @@ export class TokenDataset implements DocumentSource {
     return TokenDataset.fromFiles(paths, opts);
   }
 
-  static fromFiles(paths: string[], opts: ShardReaderOptions = {}): TokenDataset {
-    const readers: ShardReader[] = [];
+  static fromFiles(paths: string[], opts: TokenShardReaderOptions = {}): TokenDataset {
+    const readers: TokenShardReader[] = [];
     try {
-      for (const p of paths) readers.push(ShardReader.open(p, opts));
+      for (const p of paths) readers.push(TokenShardReader.open(p, opts));
       return new TokenDataset(readers);
     } catch (err) {
       for (const r of readers) r.close();

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { basename, join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { ShardWriter } from '../../src/tokens/shard-writer.js';
-import { TokenDataset, listTokenShards, type DocumentSource } from '../../src/tokens/token-dataset.js';
+import { TokenShardWriter } from '../../src/tokens/shard-writer.js';
+import { TokenDataset, listTokenShards, type TokenizedDocuments } from '../../src/tokens/token-dataset.js';
 import { DocumentOrder, permutation } from '../../src/tokens/document-order.js';
 import { MixtureSampler, type MixtureComponent } from '../../src/tokens/mixture-sampler.js';
 import { SeededRandom } from '../../src/tokens/seeded-random.js';
@@ -14,7 +14,7 @@ import { tempDir } from '../helpers.js';
 function writeSplit(dir: string, split: string, sizes: number[], vocab = 1000): Array<{ id: string; tokens: number[] }> {
   const all: Array<{ id: string; tokens: number[] }> = [];
   sizes.forEach((n, k) => {
-    const w = new ShardWriter(join(dir, `${split}-${String(k).padStart(5, '0')}.tok`), { vocabSize: vocab });
+    const w = new TokenShardWriter(join(dir, `${split}-${String(k).padStart(5, '0')}.tok`), { vocabSize: vocab });
     for (let i = 0; i < n; i++) {
       const g = all.length;
       const doc = { id: `${split}/${g}`, tokens: Array.from({ length: g % 5 }, (_, t) => (g + t) % vocab) };
@@ -52,7 +52,7 @@ test('a dataset reads across shards as one sequence, empty shards included', () 
 test('shards are ordered by their number, also past 99999 where names stop sorting as text', () => {
   const dir = tempDir();
   for (const k of ['100000', '00010', '00002']) {
-    const w = new ShardWriter(join(dir, `train-${k}.tok`), { vocabSize: 10 });
+    const w = new TokenShardWriter(join(dir, `train-${k}.tok`), { vocabSize: 10 });
     w.addDocument(k, [1]);
     w.close();
   }
@@ -66,7 +66,7 @@ test('a split without shards, or shards from two tokenizers, is a UserError sayi
   const dir = tempDir();
   assert.throws(() => TokenDataset.open(dir, 'train'), (e: unknown) => e instanceof UserError && /no train-\*\.tok token shards; run `sbp tokenize` first/.test((e as Error).message));
   writeSplit(dir, 'train', [1]);
-  const w = new ShardWriter(join(dir, 'train-00001.tok'), { vocabSize: 2000 });
+  const w = new TokenShardWriter(join(dir, 'train-00001.tok'), { vocabSize: 2000 });
   w.addDocument('x', [1]);
   w.close();
   assert.throws(() => TokenDataset.open(dir, 'train'), /vocabulary size 2000 differs .* different tokenizers/);
@@ -115,7 +115,7 @@ test('shuffles are close to uniform: each element lands in each place about equa
 });
 
 /** An in-memory source: document i has lengths[i] tokens. */
-function source(lengths: number[]): DocumentSource {
+function source(lengths: number[]): TokenizedDocuments {
   return {
     numDocs: lengths.length,
     numTokens: lengths.reduce((a, b) => a + b, 0),

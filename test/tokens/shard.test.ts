@@ -4,8 +4,8 @@ import { existsSync, readFileSync, writeFileSync, truncateSync, appendFileSync, 
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { crc32 } from 'node:zlib';
-import { ShardWriter } from '../../src/tokens/shard-writer.js';
-import { ShardReader } from '../../src/tokens/shard-reader.js';
+import { TokenShardWriter } from '../../src/tokens/shard-writer.js';
+import { TokenShardReader } from '../../src/tokens/shard-reader.js';
 import { SHARD_HEADER_BYTES, dtypeForVocab, encodeShardHeader, decodeShardHeader, isHeaderProblem } from '../../src/tokens/shard-format.js';
 import { UserError } from '../../src/common/errors.js';
 import { SeededRandom } from '../../src/tokens/seeded-random.js';
@@ -22,12 +22,12 @@ function randomDocs(n: number, vocab: number, maxLen: number, seed: number): Doc
 }
 
 function writeShard(path: string, vocabSize: number, docs: Doc[], bufferBytes?: number) {
-  const w = new ShardWriter(path, { vocabSize, bufferBytes });
+  const w = new TokenShardWriter(path, { vocabSize, bufferBytes });
   for (const d of docs) w.addDocument(d.id, Uint32Array.from(d.tokens));
   return w.close();
 }
 
-function assertSameDocs(r: ShardReader, docs: Doc[]): void {
+function assertSameDocs(r: TokenShardReader, docs: Doc[]): void {
   assert.equal(r.numDocs, docs.length);
   assert.equal(r.numTokens, docs.reduce((s, d) => s + d.tokens.length, 0));
   for (let i = 0; i < docs.length; i++) {
@@ -60,7 +60,7 @@ for (const c of roundTrips) {
     assert.equal(summary.dtype, c.dtype);
     assert.equal(summary.bytes, readFileSync(path).length);
     assert.ok(!existsSync(`${path}.tmp`));
-    const r = ShardReader.open(path);
+    const r = TokenShardReader.open(path);
     try {
       assert.equal(r.dtype, c.dtype);
       assert.equal(r.vocabSize, c.vocab);
@@ -86,7 +86,7 @@ test('u16 shards use 2 bytes per token and u32 shards 4 (file size = header + to
 });
 
 test('the writer refuses a token outside the vocabulary instead of wrapping it', () => {
-  const w = new ShardWriter(join(tempDir(), 'v.tok'), { vocabSize: 65_536 });
+  const w = new TokenShardWriter(join(tempDir(), 'v.tok'), { vocabSize: 65_536 });
   assert.throws(() => w.addDocument('bad', [65_536]), /document "bad" token 0 is 65536, outside the vocabulary 0\.\.65535/);
   assert.throws(() => w.addDocument('neg', [-1]), RangeError);
   w.abort();
@@ -100,15 +100,15 @@ test('a killed writer leaves no .tok file, only a .tmp that no reader accepts', 
   const modUrl = new URL(`../../src/tokens/shard-writer.${fromSource ? 'ts' : 'js'}`, import.meta.url).href;
   // A child process writes documents and dies before close() (as a killed `sbp tokenize` would).
   const script = `
-    const { ShardWriter } = await import(${JSON.stringify(modUrl)});
-    const w = new ShardWriter(${JSON.stringify(path)}, { vocabSize: 1000, bufferBytes: 64 });
+    const { TokenShardWriter } = await import(${JSON.stringify(modUrl)});
+    const w = new TokenShardWriter(${JSON.stringify(path)}, { vocabSize: 1000, bufferBytes: 64 });
     for (let i = 0; i < 100; i++) w.addDocument('d' + i, [1, 2, 3, 4, 5, 6, 7, 8]);
     process.kill(process.pid, 'SIGKILL');`;
   const execArgv = fromSource ? ['--import', 'tsx'] : [];
   const r = spawnSync(process.execPath, [...execArgv, '--input-type=module', '-e', script], { cwd: repoRoot, encoding: 'utf8' });
   assert.equal(r.signal, 'SIGKILL', r.stderr);
   assert.deepEqual(readdirSync(dir), ['killed.tok.tmp']);
-  assert.throws(() => ShardReader.open(`${path}.tmp`), /bad magic/);
+  assert.throws(() => TokenShardReader.open(`${path}.tmp`), /bad magic/);
 });
 
 /** Writes a valid shard, lets `corrupt` damage it, and returns the error message from opening it. */
@@ -117,7 +117,7 @@ function openError(corrupt: (path: string, bytes: Buffer) => void): string {
   writeShard(path, 1000, [{ id: 'a', tokens: [1, 2, 3] }, { id: 'b', tokens: [4, 5] }, { id: 'c', tokens: [6] }]);
   corrupt(path, readFileSync(path));
   try {
-    ShardReader.open(path).close();
+    TokenShardReader.open(path).close();
   } catch (err) {
     assert.ok(err instanceof UserError, `expected a UserError, got ${String(err)}`);
     assert.ok(err.message.startsWith(path), `message names the file: ${err.message}`);
@@ -172,17 +172,17 @@ test('verify() finds flipped token bytes that opening does not read', () => {
   const b = readFileSync(path);
   b[SHARD_HEADER_BYTES + 2] = 9; // token 1: 2 → 9, still inside the vocabulary
   writeFileSync(path, b);
-  const r = ShardReader.open(path);
+  const r = TokenShardReader.open(path);
   assert.deepEqual(Array.from(r.doc(0)), [1, 9, 3]);
   assert.throws(() => r.verify(), /tokens checksum mismatch/);
   r.close();
 });
 
 test('a missing shard is a UserError; out-of-range document numbers are RangeErrors', () => {
-  assert.throws(() => ShardReader.open(join(tempDir(), 'none.tok')), (e: unknown) => e instanceof UserError && /cannot open token shard \(ENOENT\)/.test((e as Error).message));
+  assert.throws(() => TokenShardReader.open(join(tempDir(), 'none.tok')), (e: unknown) => e instanceof UserError && /cannot open token shard \(ENOENT\)/.test((e as Error).message));
   const path = join(tempDir(), 'r.tok');
   writeShard(path, 10, [{ id: 'a', tokens: [1] }]);
-  const r = ShardReader.open(path);
+  const r = TokenShardReader.open(path);
   assert.throws(() => r.doc(1), RangeError);
   assert.throws(() => r.docId(-1), RangeError);
   assert.throws(() => r.readTokens(0, 2), RangeError);
