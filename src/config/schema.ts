@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ModelSpecSchema } from '../model/config.js';
 
 /**
  * The whole run configuration. Every section has defaults, so `{}` is a valid config; a config file
@@ -169,6 +170,7 @@ export const RunConfigSchema = z
     prepare: PrepareConfigSchema.default({}),
     tokenizer: TokenizerConfigSchema.default({}),
     tokenize: TokenizeConfigSchema.default({}),
+    model: ModelSpecSchema.default({}), // architecture of the models this run trains: a preset plus overrides
     train: TrainConfigSchema.default({}),
     sample: SampleConfigSchema.default({}),
     embed: EmbedConfigSchema.default({}),
