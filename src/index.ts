@@ -13,3 +13,12 @@ export { MixtureSampler, type MixtureComponent, type MixtureDraw, type MixtureSt
 export { tokenizeCorpus, tokenShardName, type TokenizeCorpusOptions, type TokenizeStats, type SplitTokenStats } from './tokens/tokenize-corpus.js';
 export { tokenizeShard, type TokenEncoder, type ShardTokenStats } from './tokens/tokenize-shard.js';
 export { runTokenizeStage, TOKENS_STAGE } from './tokens/tokenize-stage.js';
+export { runEmbedStage, embedIdentity, EMBED_STAGE, VECTORS_FILE, HASH_DF_FILE, type EmbedStats, type EmbedStageOptions } from './embed/embed-stage.js';
+export { EMBEDDER_KINDS, normalizeRows, type Embedder, type EmbedderKind, type EmbedInput } from './embed/embedder.js';
+export { VectorsReader, VectorsWriter, readVectorsFile, writeVectorsFile, VECTORS_MAGIC, VECTORS_VERSION, type VectorDType, type VectorsHeader } from './embed/vectors-file.js';
+export { HashEmbedder, DocumentFrequencies, HASH_DEFAULTS, readDocumentFrequencies, writeDocumentFrequencies, type HashEmbedderOptions } from './embed/hash-embedder.js';
+export { HttpEmbedder, HTTP_DEFAULTS, type HttpEmbedderOptions } from './embed/http-embedder.js';
+export { UseEmbedder, USE_DEFAULTS, USE_DIM, type UseEmbedderOptions } from './embed/use-embedder.js';
+export { LmEmbedder, LM_DEFAULTS, type LmEmbedderOptions } from './embed/lm-embedder.js';
+export { documentPrefix, type DocumentPrefix, type PrefixTokenizer } from './embed/document-prefix.js';
+export { encodeFloat16, decodeFloat16, float32ToFloat16Bits, float16BitsToFloat32 } from './embed/f16.js';

@@ -6,6 +6,7 @@ import { ZodError } from 'zod';
 const commandModules: Array<() => Promise<{ register: (program: Command) => void }>> = [
   () => import('./prepare.js'),
   () => import('./tokenize.js'),
+  () => import('./embed.js'),
 ];
 
 export async function buildProgram(): Promise<Command> {
