@@ -5,7 +5,10 @@ import { ZodError } from 'zod';
 /** Each command module adds itself to the program. Keep this list in pipeline order. */
 const commandModules: Array<() => Promise<{ register: (program: Command) => void }>> = [
   () => import('./prepare.js'),
+  () => import('./tokenizer.js'),
   () => import('./tokenize.js'),
+  () => import('./train.js'),
+  () => import('./sample.js'),
   () => import('./embed.js'),
 ];
 
