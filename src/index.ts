@@ -40,3 +40,12 @@ export { generate, type GenerateOptions, type Generation } from './sample/sample
 export { LogitsSampler, argmax, type SamplingOptions } from './sample/logits-sampler.js';
 export { sampleTexts, type SampleTextOptions, type SampleRecord } from './sample/sample-texts.js';
 export { Rng, type RngState } from './sample/rng.js';
+export { RefBackend } from './engine/ref-backend.js';
+export type { Backend, Tensor, DType, AdamWParams } from './engine/backend.js';
+export type { ModelConfig, ParamEntry, Batch, KVCache, LanguageModel } from './model/types.js';
+export { LlamaModel, type LlamaModelOptions } from './model/llama.js';
+export { LlamaKVCache } from './model/kv-cache.js';
+export { buildParamTable } from './model/param-table.js';
+export { ModelConfigSchema, ModelSpecSchema, MODEL_PRESETS, MODEL_PRESET_NAMES, parseModelConfig, resolveModelConfig, countParams, trainFlopsPerToken, toHfConfig, fromHfConfig, type ModelSpec, type ModelPresetName, type HfArchitecture } from './model/config.js';
+export { saveModelFolder, loadModelFolder, type SaveModelOptions } from './model/checkpoint.js';
+export { SafetensorsFile, writeSafetensors, halfToFloat, type SafetensorsDType, type SafetensorsInfo, type SafetensorsTensor } from './model/safetensors.js';
