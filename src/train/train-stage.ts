@@ -1,0 +1,142 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../common/errors.js';
+import type { RunConfig } from '../config/schema.js';
+import { inputHash, runStage, stageDir, type StageResult } from '../experiment/stage.js';
+import type { Backend } from '../engine/backend.js';
+import { loadModelFolder, saveModelFolder } from '../model/checkpoint.js';
+import { resolveModelConfig } from '../model/config.js';
+import { LlamaModel } from '../model/llama.js';
+import type { ModelConfig } from '../model/types.js';
+import { Tokenizer } from '../tokenizer/tokenizer.js';
+import { TokenDataset, listTokenShards } from '../tokens/token-dataset.js';
+import { heldoutBatches } from './heldout-batches.js';
+import { hfModelStore } from './hf-model-store.js';
+import { resolveModelDir } from './model-dir.js';
+import { PackedBatchSource } from './packed-batch-source.js';
+import { train, type EvalMetrics, type TrainerConfig } from './trainer.js';
+
+export interface TrainStageOptions {
+  cfg: RunConfig;
+  runDir: string;
+  modelName: string; // output folder models/<modelName>
+  createBackend: (kind: 'auto' | 'cpu' | 'ref', threads: number | undefined) => Backend | Promise<Backend>;
+  force?: boolean;
+  quiet?: boolean;
+  /** Polled after each step; true = checkpoint now and stop (SIGINT). */
+  shouldStop?: (step: number) => boolean;
+  log?: (line: string) => void;
+}
+
+export interface TrainStageStats {
+  modelConfig: ModelConfig;
+  numParams: number;
+  backend: string;
+  steps: number;
+  tokens: number;
+  skippedSteps: number;
+  finalLoss: number | null;
+  heldout: EvalMetrics | null;
+  trainTokensPerSec: number;
+  initFrom: string | null;
+}
+
+/** Training was stopped by request; the checkpoint is written and the same command resumes. */
+export class TrainingInterrupted extends Error {
+  constructor(
+    readonly step: number,
+    readonly checkpointDir: string,
+  ) {
+    super(`training interrupted after step ${step}; checkpoint in ${checkpointDir} — rerun the same command to resume`);
+    this.name = 'TrainingInterrupted';
+  }
+}
+
+/**
+ * The `models/<name>` stage: tokens/ (+ tokenizer/, + an initial model when fine-tuning) → a trained
+ * Hugging Face folder, metrics.jsonl, the resumable checkpoint/ and manifest.json. The model is a fresh
+ * Llama from the `model` config section, or `train.initFrom` (a run model name or a folder).
+ */
+export async function runTrainStage(opts: TrainStageOptions): Promise<StageResult<TrainStageStats>> {
+  const { cfg, runDir, modelName } = opts;
+  if (!/^[A-Za-z0-9._-]+$/.test(modelName)) throw new UserError(`--model ${modelName}: a model name uses letters, digits, ".", "_" and "-" only`);
+  const tc = cfg.train;
+  const tokensDir = stageDir(runDir, 'tokens');
+  const tokenizerPath = join(stageDir(runDir, 'tokenizer'), 'tokenizer.json');
+  const inputs: Record<string, string> = { tokens: inputHash(runDir, 'tokens', 'sbp tokenize') };
+  const init = tc.initFrom ? resolveModelDir(runDir, tc.initFrom, 'train.initFrom') : null;
+  if (init) inputs.initFrom = init.inputHash;
+  if (init?.runModel === modelName) throw new UserError(`train.initFrom: model "${modelName}" cannot start from itself; choose another --model name`);
+  if (!existsSync(tokenizerPath)) throw new UserError(`${tokenizerPath} is missing; run \`sbp tokenizer train\` first`);
+  const special = Tokenizer.load(tokenizerPath).special;
+
+  const trainData = TokenDataset.open(tokensDir, tc.trainSplit, { hint: 'sbp tokenize' });
+  const evalWanted = tc.evalTokens > 0;
+  if (evalWanted && listTokenShards(tokensDir, tc.heldoutSplit).length === 0) {
+    trainData.close();
+    throw new UserError(`${tokensDir}: no ${tc.heldoutSplit}-*.tok shards for held-out evaluation; tokenize a held-out split (prepare.heldOutFraction > 0) or set train.evalTokens=0`);
+  }
+  const heldoutData = evalWanted ? TokenDataset.open(tokensDir, tc.heldoutSplit, { hint: 'sbp tokenize' }) : null;
+  try {
+    const backend = await opts.createBackend(tc.backend, cfg.threads);
+    const modelConfig: ModelConfig = init
+      ? loadModelFolder(init.dir, backend).config
+      : {
+          ...resolveModelConfig(cfg.model, { vocabSize: trainData.vocabSize, source: 'model' }),
+          bosTokenId: special.bos,
+          eosTokenId: special.eos,
+          padTokenId: special.pad,
+        };
+    if (modelConfig.vocabSize < trainData.vocabSize) {
+      throw new UserError(`train.initFrom: the model's vocabulary (${modelConfig.vocabSize}) is smaller than the tokenizer's (${trainData.vocabSize}); it was trained with another tokenizer`);
+    }
+    if (tc.seqLen > modelConfig.maxSeqLen) throw new UserError(`train.seqLen ${tc.seqLen} exceeds the model's context (model.maxSeqLen ${modelConfig.maxSeqLen})`);
+    const tokensPerStep = tc.batchSize * tc.seqLen * tc.gradAccumSteps;
+    const steps = tc.totalTokens !== undefined ? Math.ceil(tc.totalTokens / tokensPerStep) : tc.steps;
+    const seed = tc.seed ?? cfg.seed;
+    const trainerCfg: TrainerConfig = { ...tc, steps };
+    // threads and backend choose how, not what, is computed: they stay out of the identity of the stage.
+    const { backend: _backend, ...identity } = tc;
+    return await runStage<TrainStageStats>({
+      stage: join('models', modelName),
+      runDir,
+      config: { model: modelConfig, train: { ...identity, steps }, seed },
+      inputs,
+      force: opts.force,
+      run: async (ctx) => {
+        const model = init ? loadModelFolder(init.dir, backend) : new LlamaModel(modelConfig, backend, { seed });
+        const framing = { bos: special.bos, eos: special.eos, sep: special.sep, pad: special.pad };
+        const data = new PackedBatchSource(trainData, tc.batchSize, tc.seqLen, framing, seed, `${tokensDir} (${tc.trainSplit})`);
+        const heldout = heldoutData ? heldoutBatches(heldoutData, tc.batchSize, tc.seqLen, framing, tc.evalTokens) : undefined;
+        const result = await train({
+          model,
+          data,
+          heldout,
+          cfg: trainerCfg,
+          dir: ctx.dir,
+          models: hfModelStore({ tokenizerJsonPath: tokenizerPath }),
+          shouldStop: opts.shouldStop,
+          quiet: opts.quiet,
+          log: opts.log,
+        });
+        if (result.status === 'interrupted') throw new TrainingInterrupted(result.step, join(ctx.dir, 'checkpoint'));
+        saveModelFolder(ctx.dir, model, { tokenizerJsonPath: tokenizerPath });
+        return {
+          modelConfig,
+          numParams: model.numParams,
+          backend: backend.name,
+          steps: result.step,
+          tokens: result.tokens,
+          skippedSteps: result.skippedSteps,
+          finalLoss: result.lastLoss,
+          heldout: result.heldout,
+          trainTokensPerSec: result.tokensPerSec,
+          initFrom: init?.dir ?? null,
+        };
+      },
+    });
+  } finally {
+    trainData.close();
+    heldoutData?.close();
+  }
+}
