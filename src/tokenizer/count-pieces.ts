@@ -15,6 +15,7 @@ export interface PieceCounts {
 export interface CountOptions {
   maxBytes: number; // stop after this many UTF-8 bytes; the document that crosses it is cut
   threads?: number; // default: all cores
+  minCharsForWorkers?: number; // inputs shorter than this are counted in this thread (default 2M chars)
   onProgress?: (info: { bytes: number; docs: number }) => void;
 }
 
@@ -39,6 +40,7 @@ export function countInto(pre: PreTokenizer, text: string, counts: Map<string, n
  */
 export async function countPieces(texts: Iterable<string> | AsyncIterable<string>, opts: CountOptions): Promise<PieceCounts> {
   const threads = Math.max(1, opts.threads ?? availableParallelism());
+  const inlineLimit = opts.minCharsForWorkers ?? INLINE_LIMIT_CHARS;
   const encoder = new TextEncoder();
   let bytes = 0;
   let docs = 0;
@@ -63,12 +65,12 @@ export async function countPieces(texts: Iterable<string> | AsyncIterable<string
       docs++;
       batch.push(text);
       batchChars += text.length;
-      if (threads > 1 && !pool && batchChars >= INLINE_LIMIT_CHARS) pool = new CountPool(threads);
-      if (pool && batchChars >= BATCH_CHARS) {
+      if (threads > 1 && !pool && batchChars >= inlineLimit) pool = new CountPool(threads);
+      if (pool && batchChars >= Math.min(BATCH_CHARS, inlineLimit)) {
         await pool.send(batch);
         batch = [];
         batchChars = 0;
-      } else if (!pool && batchChars >= INLINE_LIMIT_CHARS) {
+      } else if (!pool && batchChars >= inlineLimit) {
         for (const t of batch) countInto(pre, t, local);
         batch = [];
         batchChars = 0;

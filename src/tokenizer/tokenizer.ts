@@ -6,10 +6,10 @@ import { BpeMerges } from './bpe-merge.js';
 import { parseHFTokenizerJson, toHFTokenizerJson, sbpPreTokenizerJson, type BpeFile } from './hf-json.js';
 import { PreTokenizer } from './pre-tokenizer.js';
 import { SPECIAL_ALIASES, SPECIAL_TEXT, reservedText, type SpecialTokens } from './special-tokens.js';
-import { trainBpe, type TrainProgress, type TrainStats } from './train-bpe.js';
+import { trainBpe, type TrainOptions, type TrainStats } from './train-bpe.js';
 
 export type { SpecialTokens } from './special-tokens.js';
-export type { TrainProgress, TrainStats } from './train-bpe.js';
+export type { TrainOptions, TrainProgress, TrainStats } from './train-bpe.js';
 
 const CACHE_LIMIT = 1 << 18; // pre-tokens remembered per tokenizer; the cache is dropped when full
 const CACHE_MAX_CHARS = 256; // longer pre-tokens (rare) are not cached
@@ -217,7 +217,7 @@ export class Tokenizer {
 export async function trainTokenizer(
   texts: Iterable<string> | AsyncIterable<string>,
   cfg: TokenizerConfig,
-  opts: { onProgress?: (info: TrainProgress) => void; threads?: number } = {},
+  opts: TrainOptions = {},
 ): Promise<Tokenizer> {
   return (await trainTokenizerWithStats(texts, cfg, opts)).tokenizer;
 }
@@ -226,7 +226,7 @@ export async function trainTokenizer(
 export async function trainTokenizerWithStats(
   texts: Iterable<string> | AsyncIterable<string>,
   cfg: TokenizerConfig,
-  opts: { onProgress?: (info: TrainProgress) => void; threads?: number } = {},
+  opts: TrainOptions = {},
 ): Promise<{ tokenizer: Tokenizer; stats: TrainStats }> {
   const { learned, stats } = await trainBpe(texts, cfg, opts);
   return { tokenizer: Tokenizer.fromMerges(learned, cfg.reservedTokens), stats };

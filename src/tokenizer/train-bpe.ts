@@ -8,6 +8,12 @@ export type TrainProgress =
   | { phase: 'count'; bytes: number; docs: number; maxBytes: number }
   | { phase: 'merge'; merges: number; newTokens: number; targetNewTokens: number; topCount: number };
 
+export interface TrainOptions {
+  onProgress?: (info: TrainProgress) => void;
+  threads?: number; // counting threads; default: all cores
+  minCharsForWorkers?: number; // smaller inputs are counted without worker threads
+}
+
 export interface TrainStats {
   bytes: number; // UTF-8 bytes of text trained on
   docs: number;
@@ -31,7 +37,7 @@ export function specialCount(cfg: Pick<TokenizerConfig, 'reservedTokens'>): numb
 export async function trainBpe(
   texts: Iterable<string> | AsyncIterable<string>,
   cfg: TokenizerConfig,
-  opts: { onProgress?: (info: TrainProgress) => void; threads?: number } = {},
+  opts: TrainOptions = {},
 ): Promise<{ learned: LearnedMerges; stats: TrainStats }> {
   const targetNewTokens = cfg.vocabSize - 256 - specialCount(cfg);
   if (targetNewTokens < 0) {
@@ -41,6 +47,7 @@ export async function trainBpe(
   const counted = await countPieces(texts, {
     maxBytes: cfg.maxTrainBytes,
     threads: opts.threads,
+    minCharsForWorkers: opts.minCharsForWorkers,
     onProgress: opts.onProgress && ((p) => opts.onProgress!({ phase: 'count', ...p, maxBytes: cfg.maxTrainBytes })),
   });
   const t1 = performance.now();
