@@ -35,9 +35,11 @@ export class TokenShardReader {
   private readonly starts: Float64Array; // (numDocs+1,) token offsets; exact below 2^53
   private readonly idOffsets: Float64Array; // (numDocs+1,) byte offsets into idBytes
   private readonly idBytes: Buffer;
+  private readonly remedy: string;
 
-  private constructor(path: string, fd: number, header: TokenShardHeader, starts: Float64Array, idOffsets: Float64Array, idBytes: Buffer) {
+  private constructor(path: string, fd: number, header: TokenShardHeader, starts: Float64Array, idOffsets: Float64Array, idBytes: Buffer, remedy: string) {
     this.path = path;
+    this.remedy = remedy;
     this.fd = fd;
     this.header = header;
     this.starts = starts;
@@ -60,7 +62,7 @@ export class TokenShardReader {
     try {
       const size = fstatSync(fd).size;
       if (size < SHARD_HEADER_BYTES) fail(`truncated: ${size} bytes is shorter than the ${SHARD_HEADER_BYTES}-byte header`);
-      const headBytes = readExactly(fd, SHARD_HEADER_BYTES, 0);
+      const headBytes = readExactly(path, fd, SHARD_HEADER_BYTES, 0);
       const decoded = decodeShardHeader(headBytes);
       if (isHeaderProblem(decoded)) {
         switch (decoded.kind) {
@@ -81,7 +83,7 @@ export class TokenShardReader {
       if (size < h.fileBytes) fail(`truncated: expected ${h.fileBytes} bytes, found ${size}`);
       if (size > h.fileBytes) fail(`size mismatch: the header promises ${h.fileBytes} bytes, found ${size} (${size - h.fileBytes} trailing bytes)`);
 
-      const tail = readExactly(fd, h.fileBytes - h.indexOffset, h.indexOffset);
+      const tail = readExactly(path, fd, h.fileBytes - h.indexOffset, h.indexOffset);
       const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
       const n = h.numDocs + 1;
       const starts = readOffsets(view, 0, n);
@@ -92,7 +94,7 @@ export class TokenShardReader {
       checkOffsets(idOffsets, idBytesLen, 'id table', 'byte', fail);
       if (crc32(tail) !== h.tailCrc32) fail('index checksum mismatch: the document index or id table is corrupt');
       const idBytes = Buffer.from(tail.buffer, tail.byteOffset + idsAt + 8 * n, idBytesLen);
-      return new TokenShardReader(path, fd, h, starts, idOffsets, idBytes);
+      return new TokenShardReader(path, fd, h, starts, idOffsets, idBytes, remedy);
     } catch (err) {
       closeSync(fd);
       throw err;
@@ -145,7 +147,7 @@ export class TokenShardReader {
     }
     const out = allocTokens(this.dtype, count);
     const bpt = bytesPerToken(this.dtype);
-    readInto(this.openFd(), new Uint8Array(out.buffer), this.header.tokensOffset + start * bpt);
+    readInto(this.path, this.openFd(), new Uint8Array(out.buffer), this.header.tokensOffset + start * bpt);
     return out;
   }
 
@@ -160,10 +162,10 @@ export class TokenShardReader {
       const part = this.readTokens(start, Math.min(chunkTokens, this.numTokens - start));
       crc = crc32(new Uint8Array(part.buffer, part.byteOffset, part.byteLength), crc);
       for (let k = 0; k < part.length; k++) {
-        if (part[k]! >= vocab) throw new UserError(`${this.path}: token ${start + k} is ${part[k]}, outside the vocabulary of ${vocab}; ${DEFAULT_SHARD_REMEDY}`);
+        if (part[k]! >= vocab) throw new UserError(`${this.path}: token ${start + k} is ${part[k]}, outside the vocabulary of ${vocab}; ${this.remedy}`);
       }
     }
-    if (crc !== this.header.tokensCrc32) throw new UserError(`${this.path}: tokens checksum mismatch: the token data is corrupt; ${DEFAULT_SHARD_REMEDY}`);
+    if (crc !== this.header.tokensCrc32) throw new UserError(`${this.path}: tokens checksum mismatch: the token data is corrupt; ${this.remedy}`);
   }
 
   close(): void {
@@ -201,17 +203,17 @@ function checkOffsets(offsets: Float64Array, end: number, what: string, unit: st
   if (offsets[offsets.length - 1] !== end) fail(`${what} corrupt: last entry is ${offsets[offsets.length - 1]} but the shard holds ${end} ${unit}s`);
 }
 
-function readExactly(fd: number, length: number, position: number): Uint8Array {
+function readExactly(path: string, fd: number, length: number, position: number): Uint8Array {
   const out = new Uint8Array(length);
-  readInto(fd, out, position);
+  readInto(path, fd, out, position);
   return out;
 }
 
-function readInto(fd: number, into: Uint8Array, position: number): void {
+function readInto(path: string, fd: number, into: Uint8Array, position: number): void {
   let off = 0;
   while (off < into.length) {
     const n = readSync(fd, into, off, into.length - off, position + off);
-    if (n === 0) throw new UserError(`unexpected end of file at byte ${position + off}: the token shard shrank while open; ${DEFAULT_SHARD_REMEDY}`);
+    if (n === 0) throw new UserError(`${path}: unexpected end of file at byte ${position + off}: the token shard shrank while open; ${DEFAULT_SHARD_REMEDY}`);
     off += n;
   }
 }
