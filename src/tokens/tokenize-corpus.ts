@@ -11,6 +11,9 @@ import { SHARD_EXTENSION, dtypeForVocab, type TokenDType } from './shard-format.
 import { loadTokenEncoder } from './load-encoder.js';
 import { tokenizeShard, type ShardTokenStats } from './tokenize-shard.js';
 
+/** Input bytes per worker thread when the thread count is automatic (≈ 1 s of one thread's work). */
+export const MIN_BYTES_PER_WORKER = 4 << 20;
+
 /** Completion markers: a stage's context, or any store with the same three calls. */
 export type ShardTracker = Pick<StageContext, 'isDone' | 'markDone' | 'doneInfo'>;
 
@@ -19,7 +22,7 @@ export interface TokenizeCorpusOptions {
   tokenizerPath: string; // tokenizer.json
   outDir: string; // receives {split}-NNNNN.tok, one per corpus shard
   splits: readonly CorpusSplit[];
-  threads?: number; // worker threads; 1 tokenizes in this thread (default: all cores)
+  threads?: number; // worker threads; 1 tokenizes in this thread (default: all cores, one per 4 MiB of input)
   tracker?: ShardTracker; // skip shards marked done, mark new ones (default: redo everything)
   quiet?: boolean; // no progress line
   /** Fault injection for tests of resume: throw after this many shards finished in this call. */
@@ -110,7 +113,11 @@ export async function tokenizeCorpus(opts: TokenizeCorpusOptions): Promise<Token
     }
   };
 
-  const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), todo.length));
+  const todoBytes = todo.reduce((s, j) => s + j.inputBytes, 0);
+  // Unless told, a worker is started only per MIN_BYTES_PER_WORKER of input: each costs ~0.1 s to start
+  // (~1 s under tsx) and a small corpus is tokenized faster than that in this thread.
+  const wanted = opts.threads ?? Math.min(availableParallelism(), Math.ceil(todoBytes / MIN_BYTES_PER_WORKER));
+  const threads = Math.max(1, Math.min(wanted, todo.length));
   if (threads === 1) {
     for (const job of todo) onShardDone(job.name, await tokenizeShard(job.input, job.output, encoder, (b) => progress.add(b)));
   } else {
