@@ -109,6 +109,8 @@ test('tokenizeCorpus: every document equals the tokenizer\'s encoding, and 1 or 
   const s1 = await tokenizeCorpus({ corpusDir, tokenizerPath, outDir: one, splits: ['train', 'heldout'], threads: 1, quiet: true });
   const s2 = await tokenizeCorpus({ corpusDir, tokenizerPath, outDir: two, splits: ['train', 'heldout'], threads: 2, quiet: true });
   assert.equal(s2.threads, 2);
+  const auto = await tokenizeCorpus({ corpusDir, tokenizerPath, outDir: join(tempDir(), 'tokens'), splits: ['train'], quiet: true });
+  assert.equal(auto.threads, 1, 'a corpus far below 4 MiB is not worth starting workers for');
   assert.deepEqual({ ...s1, threads: 0 }, { ...s2, threads: 0 });
   const names = readdirSync(one).sort();
   assert.deepEqual(names, ['heldout-00000.tok', 'train-00000.tok', 'train-00001.tok', 'train-00002.tok']);
