@@ -49,4 +49,5 @@ export const HARD_TEXTS: readonly string[] = [
   'control \u0001\u0002\u0007 chars \u007f del',
   'a'.repeat(300) + ' ' + 'ab'.repeat(100),
   ' \t \n \r\n \u00a0 \u3000 ',
+  "case-insensitive contractions: 'Sdfoo 'TIS 'LLama 'REd 'VEry 'Dx",
 ];
