@@ -142,7 +142,12 @@ async function createEmbedder(opts: EmbedStageOptions, ctx: StageContext, tokeni
       return { embedder, source: `${h.model} at ${h.baseUrl}` };
     }
     case 'lm':
-      return loadLmEmbedder(opts.runDir, cfg.lm, opts.threads);
+      return loadLmEmbedder(opts.runDir, cfg.lm, {
+        threads: opts.threads,
+        note: (line) => {
+          if (!opts.quiet) process.stderr.write(`embed: ${line}\n`);
+        },
+      });
   }
 }
 
@@ -152,7 +157,7 @@ export async function runEmbedStage(opts: EmbedStageOptions): Promise<StageResul
     corpus: inputHash(runDir, 'corpus', 'sbp prepare'),
     tokenizer: inputHash(runDir, 'tokenizer', 'sbp tokenizer train'),
   };
-  if (cfg.embedder === 'lm') inputs.model = await lmModelInput(runDir, cfg.lm.model);
+  if (cfg.embedder === 'lm') inputs.model = lmModelInput(runDir, cfg.lm.model).inputHash;
   const corpusDir = join(runDir, 'corpus');
 
   return runStage<EmbedStats>({

@@ -19,17 +19,20 @@ const TOPICS: string[][] = [
 ];
 const GLUE = ['the', 'a', 'of', 'and', 'in', 'to', 'with', 'über', '東京'];
 
-/** Deterministic documents: doc i is about topic i % 4, of varied length (some long, one nearly empty). */
+/** Deterministic documents: doc j is about topic j % 4, of varied length; doc 5 is a single word. */
 export function fixtureDocs(n: number, prefix: string): FixtureDoc[] {
-  return Array.from({ length: n }, (_, i) => {
-    const topic = TOPICS[i % TOPICS.length]!;
-    const len = i === 5 ? 1 : 8 + ((i * 53) % 180);
-    const words = Array.from({ length: len }, (_, k) => (k % 3 === 2 ? GLUE[(i + k) % GLUE.length]! : topic[(i * 3 + k * 7) % topic.length]!));
-    return { id: `${prefix}:${i}`, text: words.join(k4(i)), meta: { topic: i % TOPICS.length } };
+  let state = [...prefix].reduce((a, c) => Math.imul(a ^ c.charCodeAt(0), 16777619) >>> 0, 2166136261);
+  const draw = (m: number): number => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return (state >>> 8) % m;
+  };
+  return Array.from({ length: n }, (_, j) => {
+    const topic = TOPICS[j % TOPICS.length]!;
+    const len = 8 + draw(180);
+    const words = Array.from({ length: len }, (_, k) => (k % 3 === 2 ? GLUE[draw(GLUE.length)]! : topic[draw(topic.length)]!));
+    const sep = j % 4 === 3 ? '\n' : ' ';
+    return { id: `${prefix}:${j}`, text: j === 5 ? prefix : words.join(sep), meta: { topic: j % TOPICS.length } };
   });
-}
-function k4(i: number): string {
-  return i % 4 === 3 ? '\n' : ' ';
 }
 
 /**
