@@ -165,12 +165,11 @@ test('prepare: a resumed run notices that the input changed under a finished sha
   const file = writeCorpus(src, 200);
   const runDir = tempDir();
   await assert.rejects(prepareCorpus({ runDir, config: config(file), ...quiet, afterShard: () => { throw new Error('crash'); } }), /crash/);
-  // Rewrite the source with the same size and time so the fingerprint matches but the text does not.
-  const st = statSync(file);
-  const text = readFileSync(file, 'utf8').replace('Document number 0 ', 'Document NUMBER 0 ');
-  writeFileSync(file, text);
-  const { utimesSync } = await import('node:fs');
-  utimesSync(file, st.atime, st.mtime);
+  // A marker that disagrees with what the sources now give for that shard (as when an input file
+  // changed without changing its size or time): the resumed run must refuse to mix the two.
+  const marker = join(runDir, 'corpus', '.done', 'train-00000.jsonl');
+  const info = JSON.parse(readFileSync(marker, 'utf8')) as { sha256: string };
+  writeFileSync(marker, JSON.stringify({ ...info, sha256: '0'.repeat(64) }));
   await assert.rejects(prepareCorpus({ runDir, config: config(file), ...quiet }), /wrote different documents to this shard .*--force/);
 });
 
