@@ -81,44 +81,61 @@ export class LogitsSampler {
   }
 
   /**
-   * Reorders cand/prob so the first returned-count entries are the nucleus: the most likely tokens,
-   * in descending probability, whose mass first reaches topP·total. Sorting all V tokens for every
-   * draw is the slow part of sampling, so only tokens above a probability threshold are sorted; the
-   * threshold is lowered until those tokens alone hold enough mass (then the nucleus lies inside them).
+   * Moves the nucleus to the front of cand/prob and returns its size: the most likely tokens whose
+   * mass first reaches topP·total, ties at the boundary taken by lower id (as a stable sort by
+   * descending probability would). Sorting V tokens per draw is the slow way; this is a quickselect
+   * on mass instead — a three-way partition around a pivot, then only the side that holds the
+   * boundary is searched further — so a draw costs O(V) expected.
    */
   private nucleus(n: number, total: number, topP: number): number {
-    const need = topP * total;
-    let tau = total / n;
-    for (;;) {
-      let m = 0;
-      let above = 0;
-      if (tau > 0) {
-        for (let j = 0; j < n; j++) if (this.prob[j]! >= tau) above += this.prob[j]!;
+    const p = this.prob;
+    const c = this.cand;
+    const swap = (i: number, j: number) => {
+      const tp = p[i]!;
+      p[i] = p[j]!;
+      p[j] = tp;
+      const tc = c[i]!;
+      c[i] = c[j]!;
+      c[j] = tc;
+    };
+    let need = topP * total;
+    let lo = 0; // [0, lo) is kept: every one of them is at least as likely as anything in [lo, hi)
+    let hi = n; // [hi, n) is dropped
+    while (lo < hi) {
+      const pivot = p[lo + ((hi - lo) >>> 1)]!;
+      let gtEnd = lo; // [lo, gtEnd) > pivot
+      let i = lo; // [gtEnd, i) == pivot
+      let ltStart = hi; // [ltStart, hi) < pivot
+      while (i < ltStart) {
+        const v = p[i]!;
+        if (v > pivot) swap(i++, gtEnd++);
+        else if (v < pivot) swap(i, --ltStart);
+        else i++;
       }
-      if (tau === 0 || above >= need) {
-        // Move the tokens above tau to the front (stable, so ties keep id order), sort them.
-        const ids: number[] = [];
-        const ps: number[] = [];
-        for (let j = 0; j < n; j++) {
-          if (this.prob[j]! >= tau) {
-            ids.push(this.cand[j]!);
-            ps.push(this.prob[j]!);
-          }
-        }
-        const order = ids.map((_, i) => i);
-        order.sort((a, b) => ps[b]! - ps[a]! || ids[a]! - ids[b]!);
-        let cum = 0;
-        for (const o of order) {
-          this.cand[m] = ids[o]!;
-          this.prob[m] = ps[o]!;
-          cum += ps[o]!;
-          m++;
-          if (cum >= need) break;
-        }
-        return m;
+      let massGreater = 0;
+      for (let j = lo; j < gtEnd; j++) massGreater += p[j]!;
+      if (massGreater >= need) {
+        hi = gtEnd; // the boundary lies among the more likely tokens
+        continue;
       }
-      tau = tau < 1e-300 ? 0 : tau / 64;
+      const massEqual = (ltStart - gtEnd) * pivot;
+      if (massGreater + massEqual >= need) {
+        // The boundary falls inside the tie: keep the lowest ids of it until the mass is reached.
+        const ties = Array.from(c.subarray(gtEnd, ltStart)).sort((x, y) => x - y);
+        let cum = massGreater;
+        let k = 0;
+        while (k < ties.length && cum < need) {
+          c[gtEnd + k] = ties[k]!;
+          p[gtEnd + k] = pivot;
+          cum += pivot;
+          k++;
+        }
+        return gtEnd + k;
+      }
+      need -= massGreater + massEqual;
+      lo = ltStart; // keep the greater and equal parts; the boundary is among the less likely
     }
+    return Math.max(lo, 1);
   }
 }
 

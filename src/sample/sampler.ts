@@ -30,7 +30,8 @@ export function generate(model: LanguageModel, prompts: readonly Int32Array[], o
   if (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 1) throw new UserError(`maxTokens must be a whole number >= 1, got ${opts.maxTokens}`);
   for (const [i, p] of prompts.entries()) {
     if (p.length === 0) throw new UserError(`prompt ${i} is empty: a prompt needs at least one token (e.g. the bos token)`);
-    if (p.length + opts.maxTokens > cfg.maxSeqLen) {
+    // The last drawn token is never fed back, so the cache holds prompt + maxTokens - 1 positions.
+    if (p.length + opts.maxTokens - 1 > cfg.maxSeqLen) {
       throw new UserError(`prompt ${i} has ${p.length} tokens; with maxTokens ${opts.maxTokens} that exceeds the model's context of ${cfg.maxSeqLen} tokens — shorten the prompt or lower maxTokens`);
     }
     for (const t of p) if (!(t >= 0 && t < cfg.vocabSize)) throw new UserError(`prompt ${i} holds token id ${t}, outside the vocabulary [0, ${cfg.vocabSize})`);
@@ -52,7 +53,7 @@ function generateBatch(model: LanguageModel, prompts: readonly Int32Array[], fir
   const stop = new Set(opts.stopTokens);
   const rngs = prompts.map((_, b) => new Rng([opts.seed, firstIndex + b]));
   const maxPrompt = Math.max(...prompts.map((p) => p.length));
-  const cache = model.createKVCache(B, maxPrompt + opts.maxTokens);
+  const cache = model.createKVCache(B, maxPrompt + opts.maxTokens - 1);
   const last = new Float32Array(B * V); // (B, V) logits of each sequence's last fed token
   try {
     // Prefill: one call per distinct prompt length, only that group active.

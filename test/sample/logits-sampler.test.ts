@@ -91,7 +91,7 @@ test('temperature 0 and top-k 1 are greedy; argmax takes the first of tied maxim
   assert.equal(new LogitsSampler(4, { temperature: 0, topK: 0, topP: 1 }).sample(row2, 4, rng), 3);
 });
 
-test('top-p on a large flat-ish vocabulary keeps the exact nucleus (threshold search path)', () => {
+test('top-p on a large flat-ish vocabulary keeps the exact nucleus (quickselect on mass)', () => {
   const V = 5000;
   const rng0 = new Rng(9);
   const big = Float32Array.from({ length: V }, () => rng0.float() * 0.5); // near-uniform: the nucleus is most of V
@@ -107,6 +107,17 @@ test('top-p on a large flat-ish vocabulary keeps the exact nucleus (threshold se
   }
   const rng = new Rng(4);
   for (let i = 0; i < 3000; i++) assert.ok(nucleus.has(s.sample(big, 0, rng)));
+});
+
+test('top-p boundary inside a tie keeps the lowest ids, like a stable sort', () => {
+  const tied = Float32Array.from([0, 1, 1, 1, 1]); // four tokens of ~0.238, one of ~0.047
+  const s = new LogitsSampler(5, { temperature: 1, topK: 0, topP: 0.5 }); // needs 3 of the 4 tied tokens
+  const rng = new Rng(2);
+  const counts = [0, 0, 0, 0, 0];
+  for (let i = 0; i < 9000; i++) counts[s.sample(tied, 0, rng)]!++;
+  assert.equal(counts[0], 0);
+  assert.equal(counts[4], 0);
+  for (const k of [1, 2, 3]) assert.ok(Math.abs(counts[k]! - 3000) < 250, `token ${k}: ${counts[k]}`);
 });
 
 test('bad options are range errors', () => {

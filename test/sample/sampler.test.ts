@@ -66,7 +66,8 @@ test('a sequence stops at its stop token (not included) while the others go on',
 });
 
 test('user errors: context overflow, empty prompt, out-of-vocabulary ids', () => {
-  assert.throws(() => generate(model, [new Int32Array(40).fill(1)], opts({ maxTokens: 9 })), (e: unknown) => e instanceof UserError && /exceeds the model's context of 48/.test((e as Error).message));
+  assert.throws(() => generate(model, [new Int32Array(40).fill(1)], opts({ maxTokens: 10 })), (e: unknown) => e instanceof UserError && /exceeds the model's context of 48/.test((e as Error).message));
+  assert.equal(generate(model, [new Int32Array(40).fill(1)], opts({ maxTokens: 9 }))[0]!.tokens.length, 9, 'prompt + maxTokens - 1 = context fits');
   assert.throws(() => generate(model, [new Int32Array(0)], opts()), /prompt 0 is empty/);
   assert.throws(() => generate(model, [Int32Array.from([1, 96])], opts()), /token id 96, outside the vocabulary/);
 });
