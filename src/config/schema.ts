@@ -161,6 +161,27 @@ export const EmbedConfigSchema = z
   .strict();
 export type EmbedConfig = z.infer<typeof EmbedConfigSchema>;
 
+export const PairConfigSchema = z
+  .object({
+    k: z.number().int().min(1).max(1000).default(10), // (ours) nearest other documents considered per document
+    alpha: z.number().min(-1).max(1).default(0.75), // (ours) keep pairs with cosine similarity above this
+    alphaQuantile: z.number().min(0).max(1).optional(), // when set, α is this quantile of the candidate similarities instead
+    search: z.enum(['ann', 'exact']).default('ann'), // exact: brute force, for small corpora
+    quantization: z.enum(['f16', 'i8', 'f32']).default('f16'), // vectors inside the HNSW index; i8 ≈ the paper's 8-bit ScaNN
+    connectivity: z.number().int().min(2).max(256).default(16), // HNSW graph degree M
+    expansionAdd: z.number().int().min(1).max(4096).default(128), // HNSW candidate list while building
+    expansionSearch: z.number().int().min(1).max(4096).default(64), // HNSW candidate list while searching (at least k+1)
+    nearDuplicate: z.boolean().default(true), // drop pairs whose texts are near-duplicates
+    nearDuplicateJaccard: z.number().min(0).max(1).default(0.8), // (ours) MinHash Jaccard on word shingles at or above this is a near-duplicate
+    shingleWords: z.number().int().min(1).max(64).default(5), // (ours) words per shingle
+    minhashPermutations: z.number().int().min(8).max(4096).default(128), // (ours) signature length
+    recallSample: z.number().int().min(0).default(1000), // documents whose ANN neighbours are checked against exact search (0: skip)
+    samples: z.number().int().min(0).max(10_000).default(48), // example pairs with text excerpts in samples.jsonl
+    searchBlock: z.number().int().min(1).default(16_384), // documents per search block (the unit of resumption)
+  })
+  .strict();
+export type PairConfig = z.infer<typeof PairConfigSchema>;
+
 export const RunConfigSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only').default('default'),
@@ -174,6 +195,7 @@ export const RunConfigSchema = z
     train: TrainConfigSchema.default({}),
     sample: SampleConfigSchema.default({}),
     embed: EmbedConfigSchema.default({}),
+    pair: PairConfigSchema.default({}),
   })
   .strict();
 export type RunConfig = z.infer<typeof RunConfigSchema>;
