@@ -15,9 +15,19 @@ export const repoRoot: string = (() => {
 })();
 
 /** A fresh temporary folder removed when the process exits. */
+const tempDirs: string[] = [];
+let cleanupRegistered = false;
+
 export function tempDir(prefix = 'sbp-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  tempDirs.push(dir);
+  if (!cleanupRegistered) {
+    // One exit listener for all folders (one per call would trip MaxListeners in big test files).
+    cleanupRegistered = true;
+    process.on('exit', () => {
+      for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+    });
+  }
   return dir;
 }
 

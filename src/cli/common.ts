@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolveConfig, runDirOf, saveResolvedConfig } from '../config/load.js';
 import type { RunConfig } from '../config/schema.js';
 
@@ -31,7 +31,7 @@ function collect(value: string, previous: string[]): string[] {
 export function parsePositiveInt(flag: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} must be a positive whole number, got "${v}"`);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive whole number, got "${v}"`);
     return n;
   };
 }
