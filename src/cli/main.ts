@@ -10,6 +10,7 @@ const commandModules: Array<() => Promise<{ register: (program: Command) => void
   () => import('./train.js'),
   () => import('./sample.js'),
   () => import('./embed.js'),
+  () => import('./pair.js'),
 ];
 
 export async function buildProgram(): Promise<Command> {
