@@ -184,11 +184,15 @@ export class VectorsWriter {
   static resume(path: string, opts: CreateVectorsOptions): VectorsWriter {
     const info = inspectVectorsFile(path);
     const h = info.header;
+    // Only the embedder can differ here (an HTTP server now serving another model): the stage
+    // contract already clears the folder when the corpus or the config changed.
     if (h.dtype !== opts.dtype || h.dim !== opts.dim || h.count !== opts.ids.length) {
-      throw new Error(`${path}: holds ${h.count} × ${h.dim} ${h.dtype}, expected ${opts.ids.length} × ${opts.dim} ${opts.dtype}`);
+      throw new UserError(`${path}: the unfinished file holds ${h.count} × ${h.dim} ${h.dtype}, but this run makes ${opts.ids.length} × ${opts.dim} ${opts.dtype}; did the embedding model change? ${REDO}`);
     }
     const ids = info.ids;
-    for (let i = 0; i < ids.length; i++) if (ids[i] !== opts.ids[i]) throw new Error(`${path}: id ${i} is ${JSON.stringify(ids[i])}, expected ${JSON.stringify(opts.ids[i])}`);
+    for (let i = 0; i < ids.length; i++) {
+      if (ids[i] !== opts.ids[i]) throw new UserError(`${path}: id ${i} is ${JSON.stringify(ids[i])} but the corpus now has ${JSON.stringify(opts.ids[i])}; ${REDO}`);
+    }
     const fd = openSync(path, 'r+');
     return new VectorsWriter(path, fd, h.dtype, h.dim, h.count, h.idBytes);
   }

@@ -95,6 +95,15 @@ test('embed stage (http): a run that dies mid-way resumes without re-sending fin
   }
 });
 
+test('embed stage (use): 512-d unit rows for every train document', async () => {
+  const { runDir, train } = await fixtureRun({ trainDocs: [6] });
+  const r = await runEmbedStage({ runDir, config: cfg({ embedder: 'use', maxTokens: 48, dtype: 'f32' }), quiet: true });
+  assert.equal(r.manifest.stats.dim, 512);
+  const v = readVectorsFile(join(runDir, 'embed', 'vectors.bin'));
+  assert.deepEqual(v.ids, train.map((d) => d.id));
+  for (let i = 0; i < train.length; i++) assert.ok(Math.abs(dotRows(v.rows, i, v.rows, i, 512) - 1) < 1e-5);
+});
+
 test('embed stage: clear errors for a missing upstream stage and an empty API key variable', async () => {
   await assert.rejects(runEmbedStage({ runDir: tempDir(), config: cfg({ embedder: 'hash' }), quiet: true }), (e: unknown) => e instanceof StageMissingError && /sbp prepare/.test((e as Error).message));
   const { runDir } = await fixtureRun({ trainDocs: [3] });
