@@ -171,7 +171,9 @@ export class HttpEmbedder implements Embedder {
     } catch (err) {
       const e = err as Error & { cause?: { code?: string; message?: string } };
       if (e.name === 'TimeoutError' || e.name === 'AbortError') throw new RetryableError(`no answer within ${timeoutMs} ms (embed.http.timeoutMs)`);
-      throw new RetryableError(`cannot connect (${e.cause?.code ?? e.cause?.message ?? e.message})`);
+      const code = e.cause?.code ?? e.cause?.message ?? e.message;
+      const refused = code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH';
+      throw new RetryableError(refused ? `cannot connect (${code})` : `network error (${code})`);
     }
     if (res.status === 408 || res.status === 429 || res.status >= 500) {
       throw new RetryableError(`HTTP ${res.status} ${excerpt(text)}`, parseRetryAfter(res.headers.get('retry-after')));

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
  * A small OpenAI-compatible `/v1/embeddings` server for tests, with scripted failures. The vector of
  * a text is a fixed function of its characters (`serverVector`), so tests can compute expectations.
  */
-export type Fault = 'ok' | '503' | '429' | '401' | '400' | 'hang' | 'bad-json' | 'short' | 'shuffled';
+export type Fault = 'ok' | '503' | '429' | '401' | '400' | 'hang' | 'drop' | 'bad-json' | 'short' | 'shuffled';
 
 export interface EmbeddingServer {
   url: string; // base URL, ending in /v1
@@ -55,6 +55,10 @@ export async function startEmbeddingServer(opts: {
         if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
         const fault = opts.fault?.(n, parsed.input) ?? 'ok';
         if (fault === 'hang') return; // never answers; the client must time out
+        if (fault === 'drop') {
+          req.socket.destroy(); // the connection dies without an answer
+          return;
+        }
         if (fault === '503' || fault === '429') {
           const headers: Record<string, string> = { 'content-type': 'text/plain' };
           if (opts.retryAfterSec !== undefined) headers['retry-after'] = String(opts.retryAfterSec);

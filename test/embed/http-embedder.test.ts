@@ -62,6 +62,7 @@ const RETRIED: Array<[string, Fault[], number]> = [
   ['503 twice', ['503', '503'], 2],
   ['429', ['429'], 1],
   ['a hung request (timeout)', ['hang'], 1],
+  ['a dropped connection', ['drop'], 1],
   ['a body that is not JSON', ['bad-json'], 1],
   ['fewer embeddings than inputs', ['short'], 1],
 ];
