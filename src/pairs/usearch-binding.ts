@@ -56,8 +56,8 @@ export function usearch(): UsearchModule {
     loaded = require('usearch') as UsearchModule;
   } catch (err) {
     throw new UserError(
-      `approximate nearest-neighbour search needs the npm package "usearch" with its native addon, which did not load (${(err as Error).message.split('\n')[0]}). ` +
-        'Run `npm i usearch@2.25.3`, or set pair.search to "exact" to mine pairs without it.',
+      `pair mining needs the npm package "usearch" with its native addon (HNSW and the native exact search), which did not load ` +
+        `(${(err as Error).message.split('\n')[0]}). Run \`npm i usearch@2.25.3\`; it ships prebuilt addons for Linux (x64, arm64) and macOS; elsewhere it compiles one with node-gyp.`,
       { cause: err },
     );
   }
