@@ -11,6 +11,7 @@ const commandModules: Array<() => Promise<{ register: (program: Command) => void
   () => import('./sample.js'),
   () => import('./embed.js'),
   () => import('./pair.js'),
+  () => import('./eval.js'),
 ];
 
 export async function buildProgram(): Promise<Command> {

@@ -182,6 +182,39 @@ export const PairConfigSchema = z
   .strict();
 export type PairConfig = z.infer<typeof PairConfigSchema>;
 
+export const EvalConfigSchema = z
+  .object({
+    // Model labels (baseline, sbp, oracle: models/<label> of this run) or label=folder; baseline+sbp+oracle get compared
+    models: z.array(z.string().min(1)).min(1).default(['baseline', 'sbp', 'oracle']),
+    backend: z.enum(['auto', 'cpu', 'ref']).default('auto'),
+    batchTokens: z.number().int().min(2).default(4096), // B × T per forward pass; the host holds B × T × V logits
+    window: z.number().int().min(2).optional(), // input tokens per scoring row; default train.seqLen (the context the models trained on)
+    stride: z.number().int().min(1).optional(), // perplexity windows start this far apart; default window / 2 (ours)
+    maxDocs: z.number().int().positive().default(1000), // (ours) documents per perplexity set, in stored order
+    heldout: z.boolean().default(true), // perplexity on the run's held-out split
+    // other corpora: a source spec (brown, jsonl:file, text-dir:folder, ...) or corpus:<prepared corpus folder>[#split]
+    sets: z.array(z.object({ name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only'), source: z.string().min(1) }).strict()).default([]),
+    tasks: z.array(z.string().min(1)).default([]), // JSONL task files (docs/eval.md); name = file name without .jsonl
+    cloze: z
+      .object({
+        passages: z.number().int().nonnegative().default(200), // (ours) held-out passages; 0 = no cloze task
+        contextWords: z.number().int().positive().default(100), // (ours) words of passage before the target word, at most
+        minContextWords: z.number().int().nonnegative().default(20), // (ours) and at least
+      })
+      .strict()
+      .default({}),
+    bootstrap: z
+      .object({
+        samples: z.number().int().nonnegative().default(1000), // resamples of the items; 0 = no intervals
+        confidence: z.number().gt(0).lt(1).default(0.95),
+      })
+      .strict()
+      .default({}),
+    seed: z.number().int().nonnegative().optional(), // cloze sampling and bootstrap; default: the run seed
+  })
+  .strict();
+export type EvalConfig = z.infer<typeof EvalConfigSchema>;
+
 export const RunConfigSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only').default('default'),
@@ -196,6 +229,7 @@ export const RunConfigSchema = z
     sample: SampleConfigSchema.default({}),
     embed: EmbedConfigSchema.default({}),
     pair: PairConfigSchema.default({}),
+    eval: EvalConfigSchema.default({}),
   })
   .strict();
 export type RunConfig = z.infer<typeof RunConfigSchema>;

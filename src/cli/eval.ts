@@ -1,0 +1,51 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { runDirOf, saveResolvedConfig } from '../config/load.js';
+import { runEvalStage } from '../eval/eval-stage.js';
+import { formatResultsTable } from '../eval/results-table.js';
+import { addCommonOptions, loadCommandConfig, parsePositiveInt, type CommonFlags } from './common.js';
+
+interface EvalFlags extends CommonFlags {
+  models?: string;
+  task: string[];
+  window?: number;
+  maxDocs?: number;
+  cloze?: number;
+  backend?: 'auto' | 'cpu' | 'ref';
+}
+
+export function register(program: Command): void {
+  const cmd = new Command('eval').description(
+    'Evaluate models: held-out perplexity and bits per byte, other corpora, multiple-choice and cloze task files, a held-out cloze task, and the fraction of the oracle\'s gain SBP recovers (bootstrap intervals). Writes runs/<name>/eval/results.json, items.json, comparison.json.',
+  );
+  addCommonOptions(cmd)
+    .option('-m, --models <list>', 'comma-separated models: run model names (baseline,sbp,oracle) or label=folder (eval.models)')
+    .option('-t, --task <file>', 'a JSONL task file (repeatable; adds to eval.tasks)', (v: string, prev: string[]) => [...prev, v], [])
+    .addOption(new Option('--window <n>', 'input tokens per scoring row (eval.window)').argParser(parsePositiveInt('--window')))
+    .addOption(new Option('--max-docs <n>', 'documents per perplexity set (eval.maxDocs)').argParser(parsePositiveInt('--max-docs')))
+    .addOption(new Option('--cloze <n>', 'held-out cloze passages, 0 = none (eval.cloze.passages)').argParser(parseWholeNumber('--cloze')))
+    .addOption(new Option('--backend <kind>', 'compute backend (eval.backend)').choices(['auto', 'cpu', 'ref']))
+    .action(async (flags: EvalFlags) => {
+      const ev: Record<string, unknown> = { window: flags.window, maxDocs: flags.maxDocs, backend: flags.backend };
+      if (flags.models !== undefined) ev.models = flags.models.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      if (flags.cloze !== undefined) ev.cloze = { passages: flags.cloze };
+      const { cfg: base } = loadCommandConfig(flags, { eval: ev });
+      // --task adds to the tasks of the config file rather than replacing them.
+      const cfg = flags.task.length > 0 ? { ...base, eval: { ...base.eval, tasks: [...base.eval.tasks, ...flags.task] } } : base;
+      if (cfg !== base) saveResolvedConfig(cfg);
+      const runDir = runDirOf(cfg);
+      const log = (line: string) => process.stderr.write(`${line}\n`);
+      const r = await runEvalStage({ cfg, runDir, force: flags.force, quiet: flags.quiet, log });
+      if (r.skipped) log(`eval: ${runDir}/eval is up to date with these models, data and settings (use --force to redo)`);
+      process.stdout.write(formatResultsTable(r.results, r.comparison));
+      process.stdout.write(`results: ${runDir}/eval/results.json${r.comparison ? `, ${runDir}/eval/comparison.json` : ''}\n`);
+    });
+  program.addCommand(cmd);
+}
+
+function parseWholeNumber(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a whole number >= 0, got "${v}"`);
+    return n;
+  };
+}
