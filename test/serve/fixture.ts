@@ -1,0 +1,54 @@
+import { join } from 'node:path';
+import { TokenizerConfigSchema } from '../../src/config/schema.js';
+import { RefBackend } from '../../src/engine/ref-backend.js';
+import { saveModelFolder } from '../../src/model/checkpoint.js';
+import { LlamaModel } from '../../src/model/llama.js';
+import type { ModelConfig } from '../../src/model/types.js';
+import { Tokenizer, trainTokenizer } from '../../src/tokenizer/tokenizer.js';
+import { fixtureDocs } from '../embed/fixture-run.js';
+import { tempDir } from '../helpers.js';
+
+export interface ServeFixture {
+  dir: string; // the model folder (config.json, model.safetensors, tokenizer.json)
+  model: LlamaModel; // the same weights, on the ref backend, for oracles
+  tokenizer: Tokenizer;
+}
+
+/** A tiny random Llama model and a small trained tokenizer, saved as a Hugging Face folder. */
+export async function serveFixture(opts: { hiddenSize?: number; numLayers?: number; maxSeqLen?: number; seed?: number } = {}): Promise<ServeFixture> {
+  const texts = fixtureDocs(40, 'serve').map((d) => d.text);
+  const tokenizer = await trainTokenizer(texts, TokenizerConfigSchema.parse({ vocabSize: 300, minFrequency: 2 }), { threads: 1 });
+  const C = opts.hiddenSize ?? 32;
+  const config: ModelConfig = {
+    vocabSize: tokenizer.vocabSize,
+    hiddenSize: C,
+    numLayers: opts.numLayers ?? 2,
+    numHeads: 4,
+    numKVHeads: 2,
+    headDim: C / 4,
+    intermediateSize: 2 * C,
+    maxSeqLen: opts.maxSeqLen ?? 128,
+    ropeTheta: 10_000,
+    rmsNormEps: 1e-5,
+    qkNorm: true,
+    tieEmbeddings: false,
+    bosTokenId: tokenizer.special.bos,
+    eosTokenId: tokenizer.special.eos,
+    padTokenId: tokenizer.special.pad,
+  };
+  // Weights drawn with a larger spread than the usual 0.02, so a random model's next-token
+  // distributions are peaked and its greedy choices are far from ties.
+  const model = new LlamaModel(config, new RefBackend(), { seed: opts.seed ?? 7 });
+  for (const e of model.paramTable) {
+    if (e.name.includes('norm')) continue;
+    const w = model.readParam(e.name);
+    for (let i = 0; i < w.length; i++) w[i] *= 10;
+    model.writeParam(e.name, w);
+  }
+  const root = tempDir('sbp-serve-');
+  const tokPath = join(root, 'tokenizer.json');
+  tokenizer.save(tokPath);
+  const dir = join(root, 'tiny-serve');
+  saveModelFolder(dir, model, { tokenizerJsonPath: tokPath });
+  return { dir, model, tokenizer };
+}
