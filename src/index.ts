@@ -69,3 +69,8 @@ export { buildClozeTask, type ClozeOptions, type ClozeBuild } from './eval/cloze
 export { compareMetric, metricEstimates, metricValue, pairedBootstrap, percentileInterval, type ItemMetric, type MetricItems, type MetricTransform, type MetricComparison, type FractionOfOracleGain, type Estimate, type Interval, type BootstrapOptions, type ComparisonRoles } from './eval/compare.js';
 export { heldoutTexts, sourceTexts, type EvalTexts } from './eval/eval-texts.js';
 export { formatResultsTable } from './eval/results-table.js';
+export { startServer, type ServeOptions, type SbpServer, type ServerMetrics } from './serve/server.js';
+export { ContinuousBatcher, type SequenceSpec, type SequenceEvent, type StepReport, type FinishReason } from './serve/continuous-batcher.js';
+export { CompletionText } from './serve/completion-text.js';
+export { PromptEncoder } from './serve/prompt-encoder.js';
+export { ApiError, type ApiErrorType } from './serve/api-error.js';

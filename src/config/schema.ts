@@ -182,6 +182,102 @@ export const PairConfigSchema = z
   .strict();
 export type PairConfig = z.infer<typeof PairConfigSchema>;
 
+export const TuneConfigSchema = z
+  .object({
+    initFrom: z.string().min(1).default('baseline'), // the model tuning starts from: a model of this run or a model folder (paper: the baseline LM)
+    backend: z.enum(['auto', 'cpu', 'ref']).default('auto'),
+    batchSize: z.number().int().positive().default(8), // pairs per micro-batch (one pair per row)
+    seqLen: z.number().int().min(4).default(256), // T: input tokens per row [bos] d1 [sep] d2 [eos] (at most the model's maxSeqLen)
+    d1Fraction: z.number().gt(0).lt(1).default(0.5), // (ours) share of the row d1 may take (its first tokens); d2 gets the rest
+    gradAccumSteps: z.number().int().positive().default(1),
+    steps: z.number().int().positive().default(300), // (ours) optimizer steps
+    lr: z.number().positive().default(1e-3), // (ours) peak; below pretraining's, as the start is already trained
+    lrFloor: z.number().nonnegative().default(1e-5), // cosine ends here
+    warmupFraction: z.number().min(0).max(1).default(0.05),
+    beta1: z.number().min(0).lt(1).default(0.9),
+    beta2: z.number().min(0).lt(1).default(0.95),
+    eps: z.number().positive().default(1e-8),
+    weightDecay: z.number().nonnegative().default(0.1),
+    decayEmbeddings: z.boolean().default(true),
+    noDecay: z.array(z.string()).default([]),
+    clip: z.number().nonnegative().default(1.0),
+    evalEvery: z.number().int().nonnegative().default(50), // steps between held-out conditional losses; 0 = only at the end
+    checkpointEvery: z.number().int().nonnegative().default(100),
+    logEvery: z.number().int().positive().default(1),
+    maxBadSteps: z.number().int().positive().default(5),
+    heldoutFraction: z.number().min(0).max(0.5).default(0.05), // (ours) documents whose pairs (as d1) are held out of tuning
+    heldoutSalt: z.string().default('sbp-tune'), // salt of the held-out document hash; change it to draw another split
+    evalPairs: z.number().int().nonnegative().default(256), // held-out pairs scored (first ones in pair order); 0 = no evaluation
+    seed: z.number().int().nonnegative().optional(), // default: the run seed
+  })
+  .strict();
+export type TuneConfig = z.infer<typeof TuneConfigSchema>;
+
+export const SynthesizeConfigSchema = z
+  .object({
+    model: z.string().min(1).default('synthesizer'), // local engine: a model of this run or a folder; http: the served model id
+    engine: z.enum(['local', 'http']).default('local'), // local: sample here; http: an OpenAI-compatible /v1/completions server
+    backend: z.enum(['auto', 'cpu', 'ref']).default('auto'), // local engine only
+    targetTokens: z.number().int().positive().default(1_000_000), // (ours) stop once the kept synthetic documents hold this many tokens
+    seedsPerShard: z.number().int().positive().default(256), // seeds drawn per output shard (the unit of resumption)
+    maxEmptyShards: z.number().int().positive().default(8), // stop with an error after this many shards in a row keep nothing
+    temperature: z.number().nonnegative().default(1.0), // (ours)
+    topP: z.number().gt(0).max(1).default(0.9), // (ours)
+    topK: z.number().int().nonnegative().default(0), // 0 = off
+    maxTokens: z.number().int().positive().optional(), // d2 tokens at most; default: what the context leaves after the prompt
+    contextTokens: z.number().int().min(4).optional(), // the synthesizer's row length T; default: its tuning seqLen (tune.seqLen for http)
+    d1Fraction: z.number().gt(0).lt(1).optional(), // default: the synthesizer's tuning split (tune.d1Fraction)
+    batchSize: z.number().int().positive().default(16), // local engine: sequences decoded together
+    seed: z.number().int().nonnegative().optional(), // default: the run seed
+    http: z
+      .object({
+        baseUrl: z.string().url().default('http://127.0.0.1:8000/v1'), // where /completions is served
+        apiKeyEnv: z.string().min(1).optional(), // name of the environment variable holding the API key
+        concurrency: z.number().int().positive().default(8), // requests in flight
+        maxRetries: z.number().int().nonnegative().default(6), // per request, after the first attempt
+        backoffMs: z.number().int().nonnegative().default(500), // first retry waits up to this; doubles
+        maxBackoffMs: z.number().int().nonnegative().default(30_000),
+        timeoutMs: z.number().int().positive().default(300_000), // per request
+      })
+      .strict()
+      .default({}),
+    filters: z
+      .object({
+        minTokens: z.number().int().nonnegative().default(32), // (ours) shorter synthetic documents are dropped
+        cutOff: z.enum(['keep', 'trim', 'drop']).default('trim'), // (ours) a d2 that hit the length limit: keep it, trim it back to its last sentence end, or drop it
+        repetition: z.boolean().default(true), // the Gopher repetition rules below
+        maxDuplicateLineFraction: z.number().min(0).max(1).default(0.3), // Gopher
+        maxDuplicateLineCharFraction: z.number().min(0).max(1).default(0.2), // Gopher
+        maxTopNgramCharFraction: z.array(z.number().min(0).max(1)).length(3).default([0.2, 0.18, 0.16]), // Gopher, for word 2-, 3-, 4-grams
+        maxDuplicateNgramCharFraction: z.array(z.number().min(0).max(1)).length(6).default([0.15, 0.14, 0.13, 0.12, 0.11, 0.1]), // Gopher, for word 5- to 10-grams
+        copyNgramWords: z.number().int().min(4).default(30), // (ours) sharing a run of this many words with its seed = copying
+        dedup: z.boolean().default(true), // drop exact duplicates of earlier synthetic documents
+      })
+      .strict()
+      .default({}),
+    quality: z
+      .object({
+        samples: z.number().int().nonnegative().default(1000), // synthetic and real documents measured; 0 = no quality.json
+        irrelevanceThreshold: z.number().min(-1).max(1).optional(), // synthetic doc vs its seed below this = irrelevant; default: the pairs stage's α
+        judge: z
+          .object({
+            baseUrl: z.string().url(), // an OpenAI-compatible /v1/chat/completions server
+            model: z.string().min(1),
+            apiKeyEnv: z.string().min(1).optional(),
+            samples: z.number().int().positive().default(100), // documents judged per side (synthetic, real)
+            concurrency: z.number().int().positive().default(4),
+            maxRetries: z.number().int().nonnegative().default(4),
+            timeoutMs: z.number().int().positive().default(120_000),
+          })
+          .strict()
+          .optional(), // the optional LLM-judged non-factual rate
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+export type SynthesizeConfig = z.infer<typeof SynthesizeConfigSchema>;
+
 export const EvalConfigSchema = z
   .object({
     // Model labels (baseline, sbp, oracle: models/<label> of this run) or label=folder; baseline+sbp+oracle get compared
@@ -215,6 +311,22 @@ export const EvalConfigSchema = z
   .strict();
 export type EvalConfig = z.infer<typeof EvalConfigSchema>;
 
+export const ServeConfigSchema = z
+  .object({
+    model: z.string().min(1).default('baseline'), // a model of this run (models/<name>) or a model folder
+    modelName: z.string().min(1).optional(), // the id clients ask for; default: the model folder's name
+    host: z.string().min(1).default('127.0.0.1'), // only this machine; 0.0.0.0 to serve others
+    port: z.number().int().min(0).max(65_535).default(8000), // 0 = any free port
+    maxBatch: z.number().int().min(1).max(1024).default(16), // sequences decoded together
+    maxQueue: z.number().int().nonnegative().default(1024), // sequences waiting for a slot before 429
+    maxN: z.number().int().min(1).max(1024).default(64), // choices per completion request
+    backend: z.enum(['auto', 'cpu', 'ref']).default('auto'),
+    embedBatchTokens: z.number().int().min(2).default(8192), // B × T per embedding forward pass
+    shutdownGraceMs: z.number().int().nonnegative().default(30_000), // requests in flight get this long to finish on SIGINT/SIGTERM
+  })
+  .strict();
+export type ServeConfig = z.infer<typeof ServeConfigSchema>;
+
 export const RunConfigSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only').default('default'),
@@ -229,7 +341,10 @@ export const RunConfigSchema = z
     sample: SampleConfigSchema.default({}),
     embed: EmbedConfigSchema.default({}),
     pair: PairConfigSchema.default({}),
+    tune: TuneConfigSchema.default({}),
+    synthesize: SynthesizeConfigSchema.default({}),
     eval: EvalConfigSchema.default({}),
+    serve: ServeConfigSchema.default({}),
   })
   .strict();
 export type RunConfig = z.infer<typeof RunConfigSchema>;
