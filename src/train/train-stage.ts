@@ -1,11 +1,11 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../common/errors.js';
 import type { RunConfig } from '../config/schema.js';
 import { inputHash, runStage, stageDir, type StageResult } from '../experiment/stage.js';
 import type { Backend } from '../engine/backend.js';
 import { loadModelFolder, saveModelFolder } from '../model/checkpoint.js';
-import { resolveModelConfig } from '../model/config.js';
+import { fromHfConfig, resolveModelConfig } from '../model/config.js';
 import { LlamaModel } from '../model/llama.js';
 import type { ModelConfig } from '../model/types.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
@@ -80,7 +80,7 @@ export async function runTrainStage(opts: TrainStageOptions): Promise<StageResul
   try {
     const backend = await opts.createBackend(tc.backend, cfg.threads);
     const modelConfig: ModelConfig = init
-      ? loadModelFolder(init.dir, backend).config
+      ? readHfConfig(join(init.dir, 'config.json'))
       : {
           ...resolveModelConfig(cfg.model, { vocabSize: trainData.vocabSize, source: 'model' }),
           bosTokenId: special.bos,
@@ -139,4 +139,14 @@ export async function runTrainStage(opts: TrainStageOptions): Promise<StageResul
     trainData.close();
     heldoutData?.close();
   }
+}
+
+function readHfConfig(path: string): ModelConfig {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new UserError(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+  return fromHfConfig(json, path);
 }
