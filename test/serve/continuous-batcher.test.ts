@@ -1,0 +1,161 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RefBackend } from '../../src/engine/ref-backend.js';
+import { LlamaModel } from '../../src/model/llama.js';
+import type { ModelConfig } from '../../src/model/types.js';
+import { argmax } from '../../src/sample/logits-sampler.js';
+import { generate } from '../../src/sample/sampler.js';
+import { ContinuousBatcher, type FinishReason, type SequenceSpec } from '../../src/serve/continuous-batcher.js';
+
+const CONFIG: ModelConfig = {
+  vocabSize: 64,
+  hiddenSize: 32,
+  numLayers: 2,
+  numHeads: 4,
+  numKVHeads: 2,
+  headDim: 8,
+  intermediateSize: 48,
+  maxSeqLen: 96,
+  ropeTheta: 10_000,
+  rmsNormEps: 1e-5,
+  qkNorm: true,
+  tieEmbeddings: false,
+  bosTokenId: 1,
+  eosTokenId: 2,
+  padTokenId: 0,
+};
+
+/** A random model with peaked next-token distributions (weights ×8), so greedy choices are far from ties. */
+function peakedModel(seed: number): LlamaModel {
+  const model = new LlamaModel(CONFIG, new RefBackend(), { seed });
+  for (const e of model.paramTable) {
+    if (e.name.includes('norm')) continue;
+    model.writeParam(e.name, model.readParam(e.name).map((w) => w * 8));
+  }
+  return model;
+}
+
+/** Each token "decodes" to its id and a comma, so the streamed text spells out the exact token ids. */
+const idBytes = (t: number) => new TextEncoder().encode(`${t},`);
+const idsOf = (text: string) => (text === '' ? [] : text.slice(0, -1).split(',').map(Number));
+
+function prompt(len: number, salt: number): Int32Array {
+  return Int32Array.from({ length: len }, (_, i) => (i === 0 ? CONFIG.bosTokenId : 3 + ((i * 7 + salt * 13) % 60)));
+}
+
+function spec(id: number, p: Int32Array, over: Partial<SequenceSpec> = {}): SequenceSpec {
+  return { id, prompt: p, maxTokens: 12, sampling: { temperature: 1, topP: 0.9, topK: 0 }, seed: [99, id], stopTokens: [CONFIG.eosTokenId], stop: [], ...over };
+}
+
+interface Outcome {
+  tokens: number[];
+  reason: FinishReason;
+  count: number;
+}
+
+/** Steps until idle, submitting `later[k]` before step k; returns each sequence's outcome and the batch sizes seen. */
+function drive(b: ContinuousBatcher, now: SequenceSpec[], later: Record<number, SequenceSpec[]> = {}, onStep?: (k: number) => void): { out: Map<number, Outcome>; sizes: number[] } {
+  const out = new Map<number, Outcome>();
+  const text = new Map<number, string>();
+  const sizes: number[] = [];
+  for (const s of now) b.submit(s);
+  for (let k = 0; !b.idle || Object.keys(later).some((x) => Number(x) >= k); k++) {
+    for (const s of later[k] ?? []) b.submit(s);
+    onStep?.(k);
+    if (b.idle) continue;
+    const r = b.step();
+    sizes.push(r.batchSize);
+    for (const e of r.events) {
+      text.set(e.id, (text.get(e.id) ?? '') + e.text);
+      if (e.finishReason) out.set(e.id, { tokens: idsOf(text.get(e.id)!), reason: e.finishReason, count: e.tokens });
+    }
+    assert.ok(k < 10_000, 'the batcher must finish');
+  }
+  return { out, sizes };
+}
+
+test('batcher: temperature 0 equals the greedy continuation computed with full forward passes', () => {
+  const model = peakedModel(3);
+  const specs = [prompt(5, 1), prompt(9, 2), prompt(1, 3), prompt(17, 4), prompt(5, 5)].map((p, i) =>
+    spec(i, p, { maxTokens: 6 + 3 * i, sampling: { temperature: 0, topP: 1, topK: 0 }, stopTokens: [] }),
+  );
+  const { out } = drive(new ContinuousBatcher(model, idBytes, 3), specs.slice(0, 3), { 2: specs.slice(3) });
+  for (const s of specs) {
+    const seq = Array.from(s.prompt);
+    const want: number[] = [];
+    while (want.length < s.maxTokens) {
+      const logits = model.logits(Int32Array.from(seq), 1, seq.length); // (1, T, V)
+      const tok = argmax(logits, (seq.length - 1) * CONFIG.vocabSize, CONFIG.vocabSize);
+      want.push(tok);
+      seq.push(tok);
+    }
+    assert.deepEqual(out.get(s.id)!.tokens, want, `sequence ${s.id}`);
+    assert.equal(out.get(s.id)!.reason, 'length');
+    assert.equal(out.get(s.id)!.count, s.maxTokens);
+  }
+});
+
+test('batcher: a sampled sequence does not depend on its batch partners, arrival time or cache resizes', () => {
+  const model = peakedModel(5);
+  const specs = Array.from({ length: 9 }, (_, i) => spec(i, prompt(2 + ((i * 5) % 11), i % 4), { maxTokens: 3 + ((i * 7) % 17), stopTokens: [] }));
+  // A late long one makes the cache grow from 64 to 96 positions while others are running.
+  specs.push(spec(9, prompt(45, 2), { maxTokens: 30, stopTokens: [] }));
+  const alone = new Map<number, Outcome>();
+  for (const s of specs) alone.set(s.id, drive(new ContinuousBatcher(model, idBytes, 1), [s]).out.get(s.id)!);
+  for (const maxBatch of [2, 4, 8]) {
+    const { out, sizes } = drive(new ContinuousBatcher(model, idBytes, maxBatch), specs.slice(0, 4), { 1: specs.slice(4, 6), 5: specs.slice(6) });
+    for (const s of specs) assert.deepEqual(out.get(s.id), alone.get(s.id), `maxBatch ${maxBatch}, sequence ${s.id}`);
+    assert.ok(Math.max(...sizes) <= maxBatch, `maxBatch ${maxBatch}: never more than maxBatch at once`);
+    assert.ok(Math.max(...sizes) >= Math.min(maxBatch, 4), `maxBatch ${maxBatch}: the four sequences submitted together run together`);
+    assert.equal(sizes.reduce((a, x) => a + x, 0), specs.reduce((a, s) => a + s.maxTokens, 0), 'one drawn token per running sequence per step');
+  }
+});
+
+test('batcher: the same seeds give what `generate` (sbp sample) gives', () => {
+  const model = peakedModel(11);
+  const prompts = [prompt(6, 1), prompt(6, 2), prompt(6, 3)];
+  const opts = { temperature: 0.9, topP: 0.8, topK: 20, maxTokens: 15, seed: 4242, stopTokens: [CONFIG.eosTokenId] };
+  const want = generate(model, prompts, opts);
+  const specs = prompts.map((p, i) => spec(i, p, { maxTokens: opts.maxTokens, sampling: { temperature: 0.9, topP: 0.8, topK: 20 }, seed: [opts.seed, i] }));
+  const { out } = drive(new ContinuousBatcher(model, idBytes, 2), specs);
+  for (const g of want) {
+    assert.deepEqual(out.get(g.index)!.tokens, Array.from(g.tokens), `prompt ${g.index}`);
+    assert.equal(out.get(g.index)!.reason, g.finishReason);
+  }
+});
+
+test('batcher: stop tokens, stop strings, identical prompts and cancellation', () => {
+  const model = peakedModel(3);
+  const greedy = { temperature: 0, topP: 1, topK: 0 };
+  const p = prompt(7, 9);
+  const free = drive(new ContinuousBatcher(model, idBytes, 4), [spec(0, p, { sampling: greedy, stopTokens: [], maxTokens: 10 })]).out.get(0)!.tokens;
+  const third = free[2]!;
+  const firstAt = free.indexOf(third); // the stop fires at the token's first appearance
+  const cases: Array<{ over: Partial<SequenceSpec>; tokens: number[]; reason: FinishReason; count: number }> = [
+    { over: { stopTokens: [third] }, tokens: free.slice(0, firstAt), reason: 'stop', count: firstAt },
+    { over: { stop: [`${third},`] }, tokens: free.slice(0, firstAt), reason: 'stop', count: firstAt + 1 },
+    { over: { stop: [`${free[0]},${free[1]},`] }, tokens: [], reason: 'stop', count: 2 },
+    { over: { maxTokens: 4 }, tokens: free.slice(0, 4), reason: 'length', count: 4 },
+  ];
+  const specs = cases.map((c, i) => spec(10 + i, p, { sampling: greedy, stopTokens: [], maxTokens: 10, ...c.over }));
+  const { out } = drive(new ContinuousBatcher(model, idBytes, 8), specs); // one prefill shared by all
+  cases.forEach((c, i) => {
+    const got = out.get(10 + i)!;
+    assert.deepEqual(got.tokens, c.tokens, `case ${i}`);
+    assert.equal(got.reason, c.reason, `case ${i}`);
+    assert.equal(got.count, c.count, `case ${i}`);
+  });
+
+  // Cancelling one sequence mid-flight leaves the other untouched and frees its slot.
+  const b = new ContinuousBatcher(model, idBytes, 2);
+  const a = spec(1, prompt(4, 1), { maxTokens: 20, stopTokens: [] });
+  const c = spec(2, prompt(8, 2), { maxTokens: 20, stopTokens: [] });
+  const solo = drive(new ContinuousBatcher(model, idBytes, 2), [a]).out.get(1)!;
+  const { out: mixed } = drive(b, [a, c], {}, (k) => {
+    if (k === 5) assert.equal(b.cancel(2), true);
+  });
+  assert.deepEqual(mixed.get(1), solo);
+  assert.equal(mixed.has(2), false, 'a cancelled sequence never finishes');
+  assert.equal(b.cancel(2), false, 'cancelling twice finds nothing');
+  assert.throws(() => b.submit(spec(3, prompt(90, 1), { maxTokens: 10 })), /exceed the context/);
+});
