@@ -49,16 +49,11 @@ export class AnnIndex {
     return this.index.size();
   }
 
-  /** Adds rows `rows` of `vectors` (n, dim) under their row indices. */
-  add(vectors: Float32Array, rows: Uint32Array, threads: number): void {
-    if (rows.length === 0) return;
-    const keys = new BigUint64Array(rows.length);
-    const batch = new Float32Array(rows.length * this.dim);
-    for (let i = 0; i < rows.length; i++) {
-      keys[i] = BigInt(rows[i]!);
-      batch.set(vectors.subarray(rows[i]! * this.dim, (rows[i]! + 1) * this.dim), i * this.dim);
-    }
-    this.index.add(keys, batch, threads);
+  /** Adds `vectors` (m, dim), the i-th under key `keys[i]` (its vector-set row). */
+  add(vectors: Float32Array, keys: Uint32Array, threads: number): void {
+    if (vectors.length !== keys.length * this.dim) throw new RangeError(`AnnIndex.add: ${vectors.length} values for ${keys.length} keys of dimension ${this.dim}`);
+    if (keys.length === 0) return;
+    this.index.add(BigUint64Array.from(keys, (r) => BigInt(r)), vectors, threads);
   }
 
   /** The k best rows for each query row of `queries` (q, dim), on `threads` threads. */

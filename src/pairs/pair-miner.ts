@@ -137,7 +137,7 @@ export async function minePairs(set: VectorSet, texts: TextSource, opts: PairMin
   const progress = hooks.onProgress ?? (() => {});
   const unit = normalizeRows(set.vectors, dim);
   const live = nonZeroRows(unit, dim); // rows that take part in the search
-  const liveVectors = gatherRows(unit, dim, live); // (live, dim)
+  const liveVectors = live.length === n ? unit : gatherRows(unit, dim, live); // (live, dim)
   const k = opts.k;
   const kk = k + 1; // the document usually finds itself first
 
@@ -234,7 +234,7 @@ export async function minePairs(set: VectorSet, texts: TextSource, opts: PairMin
   if (opts.search === 'ann' && opts.recallSample > 0) {
     const positions = sampleIndices(live.length, opts.recallSample, opts.seed);
     const sampleRows = Uint32Array.from(positions, (p) => live[p]!);
-    const truth = exactNeighbours(liveVectors, live, gatherRows(unit, dim, sampleRows), dim, kk, opts.threads);
+    const truth = exactNeighbours(liveVectors, live, gatherRows(liveVectors, dim, Uint32Array.from(positions)), dim, kk, opts.threads);
     let hits = 0;
     let total = 0;
     positions.forEach((p, i) => {

@@ -164,6 +164,25 @@ test('ANN (HNSW) mining reaches recall@10 ≥ 0.9 on clustered data and measures
   }
 });
 
+test('ANN mining over more documents than one index-add chunk, with zero rows in between', async () => {
+  // 9000 documents: the index is filled in chunks of 8192, and rows must keep their identity.
+  const set = clusteredSet(9000, 8, 300, 4);
+  for (const r of [5, 8200]) set.vectors.fill(0, r * 8, (r + 1) * 8);
+  const texts = distinctTexts(set.ids);
+  const o = opts({ k: 3, search: 'ann', recallSample: 200, samples: 0, searchBlock: 4000 });
+  const { stats, pairs } = await minePairs(set, () => texts, o);
+  assert.equal(stats.zeroVectors, 2);
+  assert.ok(stats.recall!.value >= 0.9, `recall@3 ${stats.recall!.value}`);
+  assert.ok(stats.drops.self >= 8900, `self found ${stats.drops.self} times`);
+  // Each reported similarity is the cosine of the two rows named.
+  const unit = normalizeRows(set.vectors, 8);
+  for (let i = 0; i < pairs.d1.length; i += 97) {
+    let dot = 0;
+    for (let d = 0; d < 8; d++) dot += unit[pairs.d1[i]! * 8 + d]! * unit[pairs.d2[i]! * 8 + d]!;
+    assert.ok(Math.abs(dot - pairs.sims[i]!) < 0.01, `pair ${i}: ${dot} vs ${pairs.sims[i]}`);
+  }
+});
+
 test('zero vectors (empty documents) are never paired', async () => {
   const set = clusteredSet(50, 8, 4);
   set.vectors.fill(0, 8 * 3, 8 * 4); // row 3

@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { AnnIndex, type AnnParams } from '../../src/pairs/ann-index.js';
+import { exactSearch } from '../../src/pairs/exact-search.js';
+import { normalizeRows } from '../../src/pairs/vector-set.js';
+import { clusteredVectors } from './clustered-vectors.js';
+import { tempDir } from '../helpers.js';
+
+const params: AnnParams = { quantization: 'f16', connectivity: 16, expansionAdd: 128, expansionSearch: 64 };
+
+test('vectors added in chunks, from views, are found under their own keys', () => {
+  const dim = 16;
+  const n = 500;
+  const unit = normalizeRows(clusteredVectors({ count: n, dim, clusters: 10, seed: 2 }).vectors, dim);
+  const keys = Uint32Array.from({ length: n }, (_, i) => 1000 + ((i * 7) % n)); // not the positions
+  const index = AnnIndex.create(dim, params, 1);
+  for (let i = 0; i < n; i += 128) {
+    const end = Math.min(i + 128, n);
+    index.add(unit.subarray(i * dim, end * dim), keys.subarray(i, end), 2);
+  }
+  assert.equal(index.size, n);
+  const found = index.search(unit, 1, 2);
+  assert.deepEqual(Array.from(found.rows), Array.from(keys));
+  assert.throws(() => index.add(unit.subarray(0, dim * 2), keys.subarray(0, 3), 1), RangeError);
+});
+
+for (const quantization of ['f32', 'f16', 'i8'] as const) {
+  test(`HNSW ${quantization}: recall@10 ≥ 0.9 against exact search on clustered vectors; similarities agree`, () => {
+    const dim = 48;
+    const n = 4000;
+    const unit = normalizeRows(clusteredVectors({ count: n, dim, clusters: 40, latentDim: 12, noise: 0.3, seed: 5 }).vectors, dim);
+    const index = AnnIndex.create(dim, { ...params, quantization }, 10);
+    index.add(unit, Uint32Array.from({ length: n }, (_, i) => i), 2);
+    const queries = unit.subarray(0, 300 * dim);
+    const ann = index.search(queries, 10, 2);
+    const exact = exactSearch(unit, queries, dim, 10);
+    let hits = 0;
+    let maxSimError = 0;
+    for (let q = 0; q < 300; q++) {
+      const want = new Set(exact.rows.subarray(q * 10, q * 10 + 10));
+      for (let j = 0; j < 10; j++) {
+        if (want.has(ann.rows[q * 10 + j]!)) hits++;
+        // the similarity HNSW reports is the (quantised) cosine of the row it reports
+        const r = ann.rows[q * 10 + j]!;
+        let dot = 0;
+        for (let d = 0; d < dim; d++) dot += unit[q * dim + d]! * unit[r * dim + d]!;
+        maxSimError = Math.max(maxSimError, Math.abs(dot - ann.sims[q * 10 + j]!));
+      }
+    }
+    const recall = hits / 3000;
+    assert.ok(recall >= 0.9, `recall@10 ${recall}`);
+    assert.ok(maxSimError < (quantization === 'i8' ? 0.05 : 0.005), `max similarity error ${maxSimError}`);
+  });
+}
+
+test('an index saved and loaded answers the same', () => {
+  const dim = 8;
+  const unit = normalizeRows(clusteredVectors({ count: 300, dim, clusters: 5, seed: 8 }).vectors, dim);
+  const index = AnnIndex.create(dim, params, 5);
+  index.add(unit, Uint32Array.from({ length: 300 }, (_, i) => i), 1);
+  const path = join(tempDir(), 'index.usearch');
+  index.save(path);
+  const loaded = AnnIndex.load(path, dim, params, 5);
+  assert.equal(loaded.size, 300);
+  assert.deepEqual(loaded.search(unit, 5, 1).rows, index.search(unit, 5, 1).rows);
+});
