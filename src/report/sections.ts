@@ -1,0 +1,370 @@
+import { renderChartSvg } from './chart-svg.js';
+import { fractionOfOracleGainSpec, heldoutLossSpec, RUN_COLORS, similarityBins, similarityHistogramSpec, synthesizerLossSpec } from './charts.js';
+import { html, type HtmlValue, type SafeHtml } from './html.js';
+import { SYNTHESIZER_MODEL, type ComparisonRow, type EstimateCell, type Interval, type ModelRun, type RunSnapshot } from './run-snapshot.js';
+import { flattenScalars, formatNumber, formatPercent, formatSigned, keyValueTable, table } from './tables.js';
+
+/** One section of the report: its anchor, title, the explanation, and its body (null = stage not run yet). */
+export interface ReportSection {
+  id: string;
+  title: string;
+  body: SafeHtml | null;
+  explain: SafeHtml;
+  missing: string; // what to run to fill the section; `backticks` mark commands
+}
+
+/** Text with `command` spans, rendered with <code>. */
+function withCode(text: string): SafeHtml {
+  return html`${text.split('`').map((part, i) => (i % 2 === 1 ? html`<code>${part}</code>` : part))}`;
+}
+
+/** Characters of a document shown in the report; the rest is cut with "…" (documents can be book-length). */
+export const DOC_CHARS = 1500;
+
+function excerpt(text: string, chars = DOC_CHARS): string {
+  const cps = Array.from(text);
+  return cps.length <= chars ? text : `${cps.slice(0, chars).join('')}…`;
+}
+
+function chartFigure(name: string, svg: SafeHtml, caption: string): SafeHtml {
+  return html`<figure class="chart" data-chart="${name}">${svg}<figcaption>${caption}</figcaption></figure>`;
+}
+
+export function renderSection(s: ReportSection): SafeHtml {
+  const status = s.body ? 'ready' : 'missing';
+  return html`<section id="${s.id}" data-status="${status}"><h2>${s.title}</h2><p class="explain">${s.explain}</p>${
+    s.body ?? html`<p class="missing"><strong>Not run yet.</strong> ${withCode(s.missing)}</p>`
+  }</section>`;
+}
+
+// ---- plan ----
+
+export function planSection(run: RunSnapshot): ReportSection {
+  const plan = run.plan;
+  let body: SafeHtml | null = null;
+  if (plan) {
+    const runs = plan.runs;
+    const runRows = Array.isArray(runs)
+      ? (runs as unknown[]).filter((r): r is Record<string, unknown> => r !== null && typeof r === 'object')
+      : runs && typeof runs === 'object'
+        ? Object.entries(runs as Record<string, unknown>).map(([name, r]) => ({ name, ...(r as Record<string, unknown>) }))
+        : [];
+    const rest = Object.fromEntries(Object.entries(plan).filter(([k]) => k !== 'runs'));
+    let runsTable: SafeHtml | null = null;
+    if (runRows.length > 0) {
+      const flat = runRows.map((r) => new Map(flattenScalars(r, { maxDepth: 2 })));
+      const cols = [...new Set(flat.flatMap((m) => [...m.keys()]))];
+      runsTable = table(cols, flat.map((m) => cols.map((c) => m.get(c) ?? '—')), 'plan-runs');
+    }
+    const notes = Array.isArray(rest.notes) ? (rest.notes as unknown[]).map(String) : [];
+    delete rest.notes;
+    body = html`${runsTable}${notes.length > 0 ? html`<ul class="notes">${notes.map((n) => html`<li>${n}</li>`)}</ul>` : null}${Object.keys(rest).length > 0 ? html`<h3>Budgets and settings</h3>${keyValueTable(rest)}` : null}`;
+  }
+  return {
+    id: 'plan',
+    title: 'The compute-matched plan',
+    explain: html`Three runs train the same model with the same hyper-parameters, seed and token budget <em>B</em>; only the data differs. The <strong>baseline</strong> repeats <em>U</em> unique real tokens until it has seen <em>B</em> tokens. <strong>SBP</strong> repeats the same <em>U</em> real tokens and adds <em>S</em> synthetic tokens, each used once. The <strong>oracle</strong> sees up to 20×<em>U</em> unique real tokens: what collecting more real data would buy. Repetitions say how many times each real token is seen; FLOPs and time are estimates made before training.`,
+    body,
+    missing: 'Run `sbp experiment` to plan (and run) the three runs.',
+  };
+}
+
+// ---- data ----
+
+export function dataSection(run: RunSnapshot): ReportSection {
+  const parts: SafeHtml[] = [];
+  const c = run.corpus;
+  if (c) {
+    const drops = Object.entries(c.drops ?? {}).filter(([, n]) => n > 0);
+    parts.push(html`<h3>Corpus</h3>${table(
+      ['', 'documents', 'characters'],
+      [
+        ['read', formatNumber(c.docsIn), formatNumber(c.charsIn)],
+        ['kept', formatNumber(c.docsOut), formatNumber(c.charsOut)],
+        ...Object.entries(c.splits ?? {}).map(([split, s]) => [html`&nbsp;&nbsp;${split} split (${formatNumber(s.shards)} shards)`, formatNumber(s.docs), formatNumber(s.chars)] as HtmlValue[]),
+      ],
+    )}<p class="note">Dropped: ${drops.length === 0 ? 'nothing' : drops.map(([r, n]) => `${formatNumber(n)} ${r.replace(/_/g, ' ')}`).join(', ')}${
+      c.invalidUtf8Repaired > 0 ? `; ${formatNumber(c.invalidUtf8Repaired)} documents had invalid UTF-8 repaired` : ''
+    }${c.stoppedAtMaxDocs ? '; reading stopped at prepare.maxDocs' : ''}.</p>${
+      (c.sources ?? []).length > 0
+        ? table(
+            ['source', 'documents', 'malformed records', 'skipped files'],
+            c.sources.map((s) => [s.source, formatNumber(s.docs), formatNumber(s.malformed), formatNumber(Array.isArray(s.skippedFiles) ? s.skippedFiles.length : (s.skippedFiles as unknown as number))]),
+          )
+        : null
+    }`);
+  }
+  const t = run.tokenizer;
+  if (t) {
+    parts.push(html`<h3>Tokenizer</h3>${table(
+      ['vocabulary', 'merges', 'trained on', 'held-out bytes per token'],
+      [[formatNumber(t.vocabSize), formatNumber(t.merges), `${formatNumber(t.bytesTrained)} bytes of ${formatNumber(t.docsTrained)} documents`, formatNumber(t.heldout?.bytesPerToken ?? null)]],
+    )}`);
+  }
+  const k = run.tokens;
+  if (k) {
+    parts.push(html`<h3>Tokens</h3>${table(
+      ['split', 'documents', 'tokens', 'bytes of text', 'bytes per token', 'longest document (tokens)'],
+      Object.entries(k.splits ?? {}).map(([split, s]) => [split, formatNumber(s!.docs), formatNumber(s!.tokens), formatNumber(s!.bytes), formatNumber(s!.tokens > 0 ? s!.bytes / s!.tokens : null), formatNumber(s!.maxDocTokens)]),
+    )}`);
+  }
+  return {
+    id: 'data',
+    title: 'Data',
+    explain: html`The real corpus every run starts from: how many documents were read and kept (and why the others were dropped), the train / held-out split, and how the tokenizer compresses the text. The held-out split is never trained on; every held-out loss below is measured on it. More bytes per token means the tokenizer packs more text into each token.`,
+    body: parts.length > 0 ? html`${parts}` : null,
+    missing: 'Run `sbp prepare`, `sbp tokenizer train` and `sbp tokenize`.',
+  };
+}
+
+// ---- pairs ----
+
+export async function pairsSection(run: RunSnapshot): Promise<ReportSection> {
+  const p = run.pairs;
+  let body: SafeHtml | null = null;
+  if (p) {
+    const s = p.stats;
+    const bins = similarityBins(s.similarity);
+    const chart = bins.length > 0 ? chartFigure('pair-similarity', await renderChartSvg(similarityHistogramSpec(bins, s.alpha.value), 'chart-pair-similarity'), `Similarity of every candidate neighbour pair (grey) and of the pairs kept (blue), in bins of ${s.similarity.candidates.binWidth}; the dashed line is α.`) : html`<p class="note">No candidate pairs: the histogram is empty.</p>`;
+    const alpha = s.alpha.value === null ? 'none' : `${s.alpha.value.toFixed(4)}${s.alpha.mode === 'quantile' ? ` (the ${s.alpha.quantile} quantile of candidate similarities)` : ''}`;
+    const facts = table(
+      ['', ''],
+      [
+        ['documents embedded', formatNumber(s.documents)],
+        ['neighbours per document (k)', formatNumber(s.k)],
+        ['search', s.search === 'ann' ? `HNSW${s.recall ? `, recall@${s.recall.k} ${formatNumber(s.recall.value)} against exact search` : ''}` : 'exact'],
+        ['α', alpha],
+        ['candidate pairs', formatNumber(s.candidates)],
+        ['pairs kept', formatNumber(s.pairs)],
+        ['documents with a partner', formatPercent(s.partners?.shareWithPartner)],
+        ['partners per document (mean)', formatNumber(s.partners?.meanPerDocument)],
+      ],
+      'kv',
+    );
+    const drops = Object.entries(s.drops ?? {}).map(([r, n]) => `${formatNumber(n)} ${r.replace(/_/g, ' ')}`).join(', ');
+    const samples = p.samples.length > 0
+      ? html`<h3>Sample pairs</h3><p class="note">The first ${formatNumber(DOC_CHARS)} characters at most of each document (the pair stage keeps excerpts). Rows marked <span class="tag drop">near-duplicate</span> were dropped, shown so the filter can be checked.</p>${p.samples.map(
+          (x) => html`<div class="pair${x.dropped ? ' dropped' : ''}"><div class="pair-head">similarity <strong>${formatNumber(x.similarity)}</strong>${x.jaccard !== null ? html` · shingle Jaccard ${formatNumber(x.jaccard)}` : null}${x.dropped ? html` <span class="tag drop">near-duplicate</span>` : null}</div><div class="side-by-side"><div><div class="doc-label">d1 · ${x.id1}</div><div class="doc">${excerpt(x.text1)}</div></div><div><div class="doc-label">d2 · ${x.id2}</div><div class="doc">${excerpt(x.text2)}</div></div></div></div>`,
+        )}`
+      : null;
+    body = html`${chart}${facts}<p class="note">Neighbours dropped: ${drops || 'none'}.</p>${samples}`;
+  }
+  return {
+    id: 'pairs',
+    title: 'Related-document pairs',
+    explain: html`SBP learns to write a document d2 given a related document d1, from pairs found in the corpus itself. Every document is embedded; its nearest neighbours by cosine similarity are candidates; a candidate becomes a pair when its similarity is above α and the two texts are not near-duplicates. In the histogram, the blue mass right of α is what the synthesizer trains on; a threshold far in the tail keeps few pairs, one inside the bulk keeps loosely related ones. Read the sample pairs to judge whether “related” means “about the same thing” rather than “copies”.`,
+    body,
+    missing: 'Run `sbp embed` and `sbp pair`.',
+  };
+}
+
+// ---- synthesizer ----
+
+export async function synthesizerSection(run: RunSnapshot): Promise<ReportSection> {
+  const m = run.models.find((x) => x.name === SYNTHESIZER_MODEL);
+  let body: SafeHtml | null = null;
+  if (m) {
+    const hasCurve = m.steps.some((s) => s.loss !== null) || m.evals.length > 0;
+    const chart = hasCurve ? chartFigure('synthesizer-loss', await renderChartSvg(synthesizerLossSpec(m), 'chart-synthesizer-loss'), 'Loss on d2 tokens while tuning (light) and on held-out pairs whose d1 was never trained on (red).') : null;
+    body = html`${chart}${m.finished ? null : html`<p class="note">Tuning has not finished: the curve shows the steps logged so far.</p>`}${conditioningTable(m.stats?.eval)}${m.stats ? html`<h3>Tuning summary</h3>${keyValueTable(m.stats, { skip: ['modelConfig', 'eval'] })}` : null}`;
+  }
+  return {
+    id: 'synthesizer',
+    title: 'Synthesizer tuning',
+    explain: html`The synthesizer starts from the baseline model and is trained on sequences “d1 [sep] d2”, with loss on d2's tokens only: it learns p(d2 | d1). Falling training loss shows it fits the pairs; the held-out loss, on pairs it never saw, shows whether it generalises. When the summary lists the baseline's unconditional loss on the same d2 documents, the gap between the two is what reading d1 is worth.`,
+    body,
+    missing: 'Run `sbp tune` (after `sbp pair`).',
+  };
+}
+
+interface PairLossLike {
+  loss: number;
+  ppl: number;
+  tokens: number;
+}
+
+/** The tune stage's held-out comparison: the same d2 tokens scored without d1, and with it. */
+function conditioningTable(ev: unknown): SafeHtml | null {
+  if (!ev || typeof ev !== 'object') return null;
+  const e = ev as Record<string, PairLossLike | number | undefined>;
+  const rows: Array<[string, unknown]> = [
+    ['baseline, d2 alone: log p(d2)', e.baselineUnconditional],
+    ['baseline, d2 after d1 (before tuning)', e.baselineConditional],
+    ['synthesizer, d2 after d1: log p(d2 | d1)', e.synthesizerConditional],
+  ];
+  const shown = rows.filter((r): r is [string, PairLossLike] => r[1] !== null && typeof r[1] === 'object' && typeof (r[1] as PairLossLike).loss === 'number');
+  if (shown.length === 0) return null;
+  const gain = typeof e.gainNatsPerToken === 'number' ? e.gainNatsPerToken : null;
+  return html`<h3>What reading d1 is worth</h3>${table(
+    ['model and input', 'loss (nats / d2 token)', 'perplexity', 'd2 tokens'],
+    shown.map(([label, l]) => [label, formatNumber(l.loss), formatNumber(l.ppl), formatNumber(l.tokens)]),
+  )}${gain !== null ? html`<p class="note">On ${formatNumber(typeof e.pairs === 'number' ? e.pairs : null)} held-out pairs, conditioning on d1 lowers the loss of d2 by <strong>${formatNumber(gain)}</strong> nats per token (positive = the synthesizer uses d1).</p>` : null}`;
+}
+
+// ---- synthesis ----
+
+export function synthesisSection(run: RunSnapshot): ReportSection {
+  const s = run.synth;
+  let body: SafeHtml | null = null;
+  if (s) {
+    const examples = s.examples.length > 0
+      ? html`<h3>Seeds and what was written from them</h3>${s.examples.map((e) => {
+          const info = ['finish_reason', 'finishReason', 'temperature', 'top_p', 'topP', 'tokens']
+            .filter((k) => e.meta[k] !== undefined)
+            .map((k) => `${k} ${typeof e.meta[k] === 'number' ? formatNumber(e.meta[k] as number) : String(e.meta[k])}`)
+            .join(' · ');
+          return html`<div class="pair"><div class="pair-head">${e.id}${info ? html` · ${info}` : null}</div><div class="side-by-side"><div><div class="doc-label">seed d1 · ${e.seedId ?? 'no seed id'}</div>${
+            e.seedText !== null ? html`<div class="doc">${excerpt(e.seedText)}</div>` : html`<div class="doc missing-doc">The seed is not in corpus/train-*.jsonl.</div>`
+          }</div><div><div class="doc-label">synthetic d2</div><div class="doc">${excerpt(e.text)}</div></div></div></div>`;
+        })}`
+      : html`<p class="note">No synthetic document has been written yet.</p>`;
+    body = html`${s.stats ? html`<h3>Counts</h3>${keyValueTable(s.stats, { maxDepth: 3 })}` : null}${examples}`;
+  }
+  return {
+    id: 'synthesis',
+    title: 'Synthetic documents',
+    explain: html`Seeds d1 are drawn uniformly from the real corpus and the synthesizer samples a new document from p(· | d1); rule-based filters then drop samples that are too short, cut off, repetitive, copied from the seed or exact duplicates (the counts say how many and why). A good synthetic document is about the same concept as its seed but is not a paraphrase of it: compare the two columns.`,
+    body,
+    missing: 'Run `sbp synthesize` (after `sbp tune`).',
+  };
+}
+
+// ---- training ----
+
+export async function trainingSection(run: RunSnapshot): Promise<ReportSection> {
+  const trained = run.models.filter((m) => m.name !== SYNTHESIZER_MODEL);
+  let body: SafeHtml | null = null;
+  if (trained.length > 0) {
+    const order = (n: string) => (n in RUN_COLORS ? Object.keys(RUN_COLORS).indexOf(n) : 99);
+    const models = [...trained].sort((a, b) => order(a.name) - order(b.name) || a.name.localeCompare(b.name));
+    const withCurve = models.filter((m) => m.evals.length > 0);
+    const chart = withCurve.length > 0 ? chartFigure('heldout-loss', await renderChartSvg(heldoutLossSpec(withCurve), 'chart-heldout-loss'), 'Held-out loss against training tokens, one line per run; lower is better.') : html`<p class="note">No held-out evaluation has been logged yet (train.evalEvery).</p>`;
+    const rows = models.map((m) => {
+      const last = m.evals.at(-1);
+      const lastStep = [...m.steps].reverse().find((s) => s.loss !== null);
+      const st = m.stats ?? {};
+      return [
+        html`<span class="swatch" style="background:${RUN_COLORS[m.name] ?? '#ff7f0e'}"></span>${m.name}`,
+        m.finished ? 'finished' : 'running or interrupted',
+        formatNumber(typeof st.numParams === 'number' ? st.numParams : null),
+        formatNumber(typeof st.tokens === 'number' ? st.tokens : (lastStep?.tokens ?? null)),
+        formatNumber(lastStep?.loss ?? null),
+        formatNumber(last?.heldoutLoss ?? null),
+        formatNumber(last ? Math.exp(last.heldoutLoss) : null),
+      ] as HtmlValue[];
+    });
+    body = html`${chart}${table(['run', 'status', 'parameters', 'tokens trained', 'last training loss', 'held-out loss', 'held-out perplexity'], rows)}`;
+  }
+  return {
+    id: 'training',
+    title: 'Held-out loss during training',
+    explain: html`The three runs of the plan on one chart. All see the same number of tokens, so at any point on the x-axis they have spent the same compute. With few unique tokens the baseline's held-out loss flattens (or rises) once it starts repeating its data; the oracle, with fresh data all along, keeps falling. SBP sits between them: where its line ends relative to the other two is the experiment's answer. SBP may start behind the baseline, because synthetic text is harder to fit early on.`,
+    body,
+    missing: 'Run `sbp train` for the baseline, SBP and oracle runs (or `sbp experiment`).',
+  };
+}
+
+// ---- results ----
+
+function cell(e: EstimateCell | undefined, signed = false): SafeHtml {
+  if (!e) return html`—`;
+  const f = signed ? formatSigned : formatNumber;
+  return html`${f(e.value)}${e.ci ? html`<span class="ci">[${f(e.ci.lo)}, ${f(e.ci.hi)}]</span>` : null}`;
+}
+
+function fractionCell(fr: ComparisonRow['fraction']): SafeHtml {
+  if (fr.value === null) return html`—`;
+  return html`<strong>${formatPercent(fr.value, 0)}</strong>${fr.ci ? html`<span class="ci">[${formatPercent(fr.ci.lo, 0)}, ${formatPercent(fr.ci.hi, 0)}]</span>` : null}`;
+}
+
+export async function resultsSection(run: RunSnapshot): Promise<ReportSection> {
+  const ev = run.eval;
+  let body: SafeHtml | null = null;
+  if (ev) {
+    const level = ev.confidence !== null ? `${Math.round(ev.confidence * 100)}%` : '';
+    if (ev.comparison && ev.comparison.length > 0) {
+      const rows = ev.comparison.map((c) => [
+        html`${c.metric}<span class="dir">${c.higherIsBetter ? 'higher is better' : 'lower is better'}</span>`,
+        formatNumber(c.items),
+        cell(c.baseline),
+        cell(c.sbp),
+        cell(c.oracle),
+        cell(c.sbpGain, true),
+        cell(c.oracleGain, true),
+        fractionCell(c.fraction),
+      ] as HtmlValue[]);
+      const notes = ev.comparison.filter((c) => c.fraction.note).map((c) => html`<li><strong>${c.metric}</strong>: ${c.fraction.note!}</li>`);
+      const fr = ev.comparison.filter((c) => c.fraction.value !== null).map((c) => ({ metric: c.metric, fraction: c.fraction.value!, lo: c.fraction.ci?.lo ?? null, hi: c.fraction.ci?.hi ?? null }));
+      const chart = fr.length > 0 ? chartFigure('oracle-fraction', await renderChartSvg(fractionOfOracleGainSpec(fr), 'chart-oracle-fraction'), `Fraction of oracle gain per metric${level ? `, with ${level} intervals where the oracle's gain is clear of noise` : ''}; dashed lines at 0% and 100%.`) : null;
+      body = html`${table(['metric', 'items', 'baseline', 'SBP', 'oracle', 'SBP gain', 'oracle gain', 'fraction of oracle gain'], rows, 'results')}${level ? html`<p class="note">Brackets are ${level} paired-bootstrap intervals over the evaluation items.</p>` : null}${notes.length > 0 ? html`<ul class="notes">${notes}</ul>` : null}${chart}`;
+    } else {
+      const models = ev.models;
+      const rows = Object.entries(ev.metrics).map(([name, m]) => [html`${name}<span class="dir">${m.higherIsBetter ? 'higher is better' : 'lower is better'}</span>`, formatNumber(m.items), ...models.map((k) => cell(m.values[k]))] as HtmlValue[]);
+      body = html`<p class="note">${ev.comparisonNote ?? 'No comparison: the fraction of oracle gain needs models labelled baseline, sbp and oracle.'}</p>${table(['metric', 'items', ...models], rows, 'results')}`;
+    }
+  }
+  return {
+    id: 'results',
+    title: "Results: how much of the oracle's gain SBP recovers",
+    explain: html`Each row is one evaluation metric of the three runs. <strong>SBP gain</strong> = SBP − baseline; <strong>oracle gain</strong> = oracle − baseline: what 20× more unique real data buys under the same compute. The <strong>fraction of oracle gain</strong> = SBP gain ÷ oracle gain says how much of that SBP obtains from synthetic data alone: 0% means the synthetic data did not help, 100% means it helped as much as the extra real data, a negative value means it hurt. For lower-is-better metrics (perplexity, bits per byte) both gains are negative when things improve, so the fraction reads the same way. The SBP paper reports 42–58% on question-answering accuracy at 3B–6B parameters.`,
+    body,
+    missing: 'Run `sbp eval` with models labelled baseline, sbp and oracle.',
+  };
+}
+
+/** One line for the top of the report: the first comparable metric's fraction of oracle gain. */
+export function headline(run: RunSnapshot): SafeHtml | null {
+  const rows = run.eval?.comparison ?? [];
+  const main = rows.find((r) => r.metric === 'heldout/ppl' && r.fraction.value !== null) ?? rows.find((r) => r.fraction.value !== null);
+  if (!main) return null;
+  const ci: Interval | null = main.fraction.ci;
+  return html`<p class="headline">On <strong>${main.metric}</strong>, SBP recovers <strong>${formatPercent(main.fraction.value, 0)}</strong>${ci ? ` (${formatPercent(ci.lo, 0)} to ${formatPercent(ci.hi, 0)})` : ''} of the gain the oracle gets from 20× more real data: baseline ${formatNumber(main.baseline.value)}, SBP ${formatNumber(main.sbp.value)}, oracle ${formatNumber(main.oracle.value)}.</p>`;
+}
+
+// ---- quality ----
+
+/** Rates (0..1) print as percentages; the quality file names them so. */
+function isRateKey(key: string): boolean {
+  return /(rate|fraction|share|ratio)$/i.test(key);
+}
+
+export function qualitySection(run: RunSnapshot): ReportSection {
+  const q = run.synth?.quality ?? null;
+  let body: SafeHtml | null = null;
+  if (q) {
+    const synthetic = (q.synthetic ?? q.synth) as Record<string, unknown> | undefined;
+    const real = q.real as Record<string, unknown> | undefined;
+    if (synthetic && typeof synthetic === 'object') {
+      const numeric = (o: Record<string, unknown> | undefined) => new Map(flattenRaw(o ?? {}).filter(([, v]) => typeof v === 'number') as Array<[string, number]>);
+      const s = numeric(synthetic);
+      const r = numeric(real);
+      const keys = [...new Set([...s.keys(), ...r.keys()])];
+      const show = (k: string, v: number | undefined) => (v === undefined ? '—' : isRateKey(k) ? formatPercent(v, 2) : formatNumber(v));
+      const rest = Object.fromEntries(Object.entries(q).filter(([k]) => !['synthetic', 'synth', 'real'].includes(k)));
+      body = html`${table(['measure', 'synthetic', 'real documents'], keys.map((k) => [k, show(k, s.get(k)), show(k, r.get(k))]), 'quality')}${
+        Object.keys(rest).length > 0 ? html`<h3>How it was measured</h3>${keyValueTable(rest, { maxDepth: 3 })}` : null
+      }`;
+    } else {
+      body = keyValueTable(q, { maxDepth: 3 });
+    }
+  }
+  return {
+    id: 'quality',
+    title: 'Quality of the synthetic documents',
+    explain: html`The same rule-based measures on the synthetic documents and on as many real documents, so every number has a reference; lower is better for all rates. <em>Repetition</em>: documents with heavily repeated lines or n-grams. <em>Duplicates</em>: documents identical to another one. <em>Pair-copying</em>: synthetic documents sharing long passages with their seed. <em>Pair-irrelevance</em>: synthetic documents whose embedding is far from their seed's (the synthesizer wrote about something else). The SBP paper, judging with an LLM, found 2.6–4.3% repetition (real data 1.8%) and 6–26% irrelevance.`,
+    body,
+    missing: 'Run `sbp synthesize`; it writes synth/quality.json.',
+  };
+}
+
+function flattenRaw(value: Record<string, unknown>, prefix = ''): Array<[string, unknown]> {
+  const out: Array<[string, unknown]> = [];
+  for (const [k, v] of Object.entries(value)) {
+    const path = prefix ? `${prefix}.${k}` : k;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) out.push(...flattenRaw(v as Record<string, unknown>, path));
+    else out.push([path, v]);
+  }
+  return out;
+}
+
+export type { ModelRun };
