@@ -74,3 +74,7 @@ export { ContinuousBatcher, type SequenceSpec, type SequenceEvent, type StepRepo
 export { CompletionText } from './serve/completion-text.js';
 export { PromptEncoder } from './serve/prompt-encoder.js';
 export { ApiError, type ApiErrorType } from './serve/api-error.js';
+export { buildReport, buildReportDocument, writeReport, REPORT_FILE, type ReportOptions, type ReportDocument, type SectionStatus } from './report/report.js';
+export { readRunSnapshot, SYNTHESIZER_MODEL, type RunSnapshot, type SnapshotOptions, type ModelRun, type SynthSnapshot, type SynthExample, type EvalSnapshot, type ComparisonRow } from './report/run-snapshot.js';
+export { renderChartSvg } from './report/chart-svg.js';
+export { escapeHtml, html, SafeHtml } from './report/html.js';

@@ -12,6 +12,7 @@ const commandModules: Array<() => Promise<{ register: (program: Command) => void
   () => import('./embed.js'),
   () => import('./pair.js'),
   () => import('./eval.js'),
+  () => import('./report.js'),
   () => import('./serve.js'),
 ];
 
