@@ -85,7 +85,7 @@ test('bits per byte count the UTF-8 bytes of the text; token datasets get bytes 
   assert.deepEqual(d.map((x) => x.bytes), [13, 6]);
   const ds = { numDocs: 2, numTokens: 5, vocabSize: 10, docLength: (i: number) => [3, 2][i]!, doc: (i: number) => [Uint16Array.of(1, 2, 3), Uint16Array.of(4, 4)][i]!, docId: (i: number) => `t${i}` };
   const fromTokens = tokenDatasetDocuments(ds, (id) => new Uint8Array(id)); // token id k decodes to k bytes
-  assert.deepEqual(fromTokens.map((x) => [x.id, x.bytes, [...x.tokens]]), [['t0', 6, [1, 2, 3]], ['t1', 8, [4, 4]]]);
+  assert.deepEqual(fromTokens.map((x) => [x.id, x.bytes, Array.from(x.tokens)]), [['t0', 6, [1, 2, 3]], ['t1', 8, [4, 4]]]);
   const summary = summarizePerplexity([{ id: 'x', nats: 10, tokens: 5, bytes: 20 }, { id: 'y', nats: 2, tokens: 1, bytes: 4 }]);
   assert.ok(Math.abs(summary.perplexity - Math.exp(2)) < 1e-12);
   assert.ok(Math.abs(summary.bitsPerByte - 12 / (24 * Math.LN2)) < 1e-12);
