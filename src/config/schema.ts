@@ -327,6 +327,22 @@ export const ServeConfigSchema = z
   .strict();
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 
+export const ExperimentConfigSchema = z
+  .object({
+    uniqueTokens: z.number().int().positive().default(2_000_000), // U: unique real tokens of the baseline and SBP runs (paper: 10B at 200B)
+    budgetTokens: z.number().int().positive().default(16_000_000), // B: tokens every run trains on (train.steps/totalTokens are ignored)
+    syntheticShare: z.number().min(0).lt(1).default(0.375), // S / B (paper: 75B of 200B)
+    oracleFactor: z.number().min(1).default(20), // the oracle gets this many × U unique tokens when the corpus has them (paper: ~20×)
+    subsetSalt: z.string().default('sbp-experiment'), // salt of the hash order that picks the subsets; change it to draw others
+    probeSteps: z.number().int().nonnegative().default(3), // timed training steps of the throughput probe behind the time estimate; 0 = no probe
+    calibration: z
+      .object({ trainTokensPerSec: z.number().positive() }) // a stored throughput to estimate time from instead of probing
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type ExperimentConfig = z.infer<typeof ExperimentConfigSchema>;
+
 export const RunConfigSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only').default('default'),
@@ -345,6 +361,7 @@ export const RunConfigSchema = z
     synthesize: SynthesizeConfigSchema.default({}),
     eval: EvalConfigSchema.default({}),
     serve: ServeConfigSchema.default({}),
+    experiment: ExperimentConfigSchema.default({}), // sbp experiment: the compute-matched baseline / SBP / oracle runs
   })
   .strict();
 export type RunConfig = z.infer<typeof RunConfigSchema>;
