@@ -29,8 +29,8 @@ export function formatResultsTable(results: EvalResults, comparison: MetricCompa
   const notes = (comparison ?? []).filter((c) => c.fraction.note).map((c) => `  ${c.metric}: ${c.fraction.note}`);
   if (notes.length > 0) out.push('', 'notes:', ...notes);
   if (results.synthQuality && typeof results.synthQuality === 'object') {
-    const flat = Object.entries(results.synthQuality as Record<string, unknown>).filter(([, v]) => typeof v === 'number');
-    if (flat.length > 0) out.push('', 'synthetic data quality (synth/quality.json):', ...flat.map(([k, v]) => `  ${k}: ${formatValue(v as number)}`));
+    const flat = numericFields(results.synthQuality as Record<string, unknown>, '', 2);
+    if (flat.length > 0) out.push('', 'synthetic data quality (synth/quality.json):', ...flat.map(([k, v]) => `  ${k}: ${Number.isInteger(v) ? String(v) : formatValue(v)}`));
   }
   return `${out.join('\n')}\n`;
 }
@@ -45,4 +45,14 @@ function formatValue(x: number): string {
 
 function pct(x: number): string {
   return `${(x * 100).toFixed(0)}%`;
+}
+
+/** Numeric fields of a JSON object, nested ones as dotted names (`synthetic.repetitionRate`), down to `depth` levels. */
+function numericFields(obj: Record<string, unknown>, prefix: string, depth: number): Array<[string, number]> {
+  const out: Array<[string, number]> = [];
+  for (const [k, v] of Object.entries(obj)) {
+    if (typeof v === 'number') out.push([`${prefix}${k}`, v]);
+    else if (depth > 1 && v !== null && typeof v === 'object' && !Array.isArray(v)) out.push(...numericFields(v as Record<string, unknown>, `${prefix}${k}.`, depth - 1));
+  }
+  return out;
 }

@@ -116,12 +116,12 @@ test('sbp eval end to end: results, items, comparison and manifest; the table; a
 });
 
 test('sbp eval: synthetic quality metrics are included when synth/quality.json exists; an interrupted evaluation resumes from its markers', async () => {
-  const quality = { repetition: 0.043, duplicateAt1M: 0.008, samples: 500 };
+  const quality = { samples: 500, synthetic: { repetitionRate: 0.043, duplicateRate: 0.008, pairCopyingRate: null }, real: { repetitionRate: 0.018 } };
   await runStage({ stage: 'synth', runDir, config: { fixture: 'eval-cli' }, run: async (ctx) => (writeFileSync(join(ctx.dir, 'quality.json'), JSON.stringify(quality)), {}) });
   const r = runCli(evalArgs);
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(readJson('results.json').synthQuality, quality);
-  assert.match(r.stdout, /synthetic data quality[^\n]*\n {2}repetition: 0\.0430\n {2}duplicateAt1M: 0\.0080/);
+  assert.match(r.stdout, /synthetic data quality[^\n]*\n {2}samples: 500\n {2}synthetic\.repetitionRate: 0\.0430\n {2}synthetic\.duplicateRate: 0\.0080\n {2}real\.repetitionRate: 0\.0180\n/);
 
   // Lose the manifest as if the process died before the end: the rerun uses every (model, set)
   // marker and never opens a backend.
