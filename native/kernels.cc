@@ -12,6 +12,10 @@
 
 #include "kernels.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 #if defined(SBP_ISA_AVX512)
 #define SBP_NS avx512
 #define SBP_ISA_NAME "avx512"
@@ -39,7 +43,17 @@ typedef int32_t vi __attribute__((vector_size(SBP_VBYTES)));
 
 inline vf ld(const float* p) { vf v; std::memcpy(&v, p, sizeof v); return v; }
 inline void st(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
-inline vf bc(float x) { return vf{} + x; }
+inline vf bc(float x) {
+#if defined(SBP_ISA_AVX512)
+  return (vf)_mm512_set1_ps(x);  // one vbroadcastss, folded into the FMA's memory operand
+#elif defined(SBP_ISA_AVX2)
+  return (vf)_mm256_set1_ps(x);
+#elif defined(__SSE2__)
+  return (vf)_mm_set1_ps(x);
+#else
+  return vf{} + x;
+#endif
+}
 inline int imin(int a, int b) { return a < b ? a : b; }
 inline int imax(int a, int b) { return a > b ? a : b; }
 inline size_t zmin(size_t a, size_t b) { return a < b ? a : b; }

@@ -93,8 +93,8 @@ function expectRank(t: Tensor, rank: number, what: string): void {
   if (t.shape.length !== rank) throw new RangeError(`${what}: expected rank ${rank}, got shape ${fmt(t)}`);
 }
 
-function expectFinite(x: number, what: string): void {
-  if (typeof x !== 'number' || Number.isNaN(x)) throw new RangeError(`${what}: expected a number, got ${x}`);
+function expectNumber(x: number, what: string): void {
+  if (typeof x !== 'number') throw new TypeError(`${what}: expected a number, got ${typeof x}`);
 }
 
 /** Largest head size the attention kernels take (head rows are padded to 32 vectors of the narrowest ISA). */
@@ -206,7 +206,7 @@ export class CpuBackend implements Backend {
 
   fill(t: Tensor, value: number): void {
     const s = t.dtype === 'f32' ? f32(t, 'fill') : i32(t, 'fill');
-    expectFinite(value, 'fill value');
+    expectNumber(value, 'fill value');
     const t0 = this.now();
     this.addon.fill(this.ctx, s, t.offset, t.size, value);
     this.done('fill', t0);
@@ -237,7 +237,7 @@ export class CpuBackend implements Backend {
 
   scale(x: Tensor, s: number): void {
     const X = f32(x, 'scale');
-    expectFinite(s, 'scale factor');
+    expectNumber(s, 'scale factor');
     const t0 = this.now();
     this.addon.scale(this.ctx, X, x.offset, s, x.size);
     this.done('scale', t0);
@@ -262,8 +262,8 @@ export class CpuBackend implements Backend {
     if (K !== K2) throw new RangeError(`matmul: inner dimensions differ: op(a) ${M}x${K}, op(b) ${K2}x${N} (a ${fmt(a)}, b ${fmt(b)})`);
     const [orows, ocols] = asMatrix(out, 'matmul out');
     if (orows !== M || ocols !== N) throw new RangeError(`matmul: out ${fmt(out)} should be ${M}x${N}`);
-    expectFinite(alpha, 'matmul alpha');
-    expectFinite(beta, 'matmul beta');
+    expectNumber(alpha, 'matmul alpha');
+    expectNumber(beta, 'matmul beta');
     const A = f32(a, 'matmul a'), Bm = f32(b, 'matmul b'), O = f32(out, 'matmul out');
     if (O === A || O === Bm) {
       const overlaps = (t: Tensor) => t.offset < out.offset + out.size && out.offset < t.offset + t.size;
@@ -470,7 +470,7 @@ export class CpuBackend implements Backend {
   crossEntropyBackward(dlogits: Tensor, logits: Tensor, targets: Tensor, mask: Tensor | null, scale: number): void {
     const [N, V] = this.crossEntropyShape(logits, targets, mask, 'crossEntropyBackward');
     expectSize(dlogits, logits.size, 'crossEntropyBackward dlogits');
-    expectFinite(scale, 'crossEntropyBackward scale');
+    expectNumber(scale, 'crossEntropyBackward scale');
     const dL = f32(dlogits, 'crossEntropyBackward dlogits'), Lg = f32(logits, 'crossEntropyBackward logits');
     const Tg = i32(targets, 'crossEntropyBackward targets'), M = mask ? f32(mask, 'crossEntropyBackward mask') : null;
     const t0 = this.now();
@@ -483,7 +483,7 @@ export class CpuBackend implements Backend {
   adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: AdamWParams): void {
     for (const [t, w] of [[grad, 'grad'], [m, 'm'], [v, 'v']] as const) expectSize(t, param.size, `adamw ${w}`);
     if (!Number.isInteger(p.step) || p.step < 1) throw new RangeError(`adamw: step must be an integer >= 1 (bias correction), got ${p.step}`);
-    for (const key of ['lr', 'beta1', 'beta2', 'eps', 'weightDecay'] as const) expectFinite(p[key], `adamw ${key}`);
+    for (const key of ['lr', 'beta1', 'beta2', 'eps', 'weightDecay'] as const) expectNumber(p[key], `adamw ${key}`);
     const P = f32(param, 'adamw param'), G = f32(grad, 'adamw grad'), Mm = f32(m, 'adamw m'), Vv = f32(v, 'adamw v');
     const t0 = this.now();
     this.addon.adamw(this.ctx, P, param.offset, G, grad.offset, Mm, m.offset, Vv, v.offset, param.size, p.lr, p.beta1, p.beta2, p.eps, p.weightDecay, p.step);
