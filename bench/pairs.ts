@@ -2,7 +2,7 @@
  * Pair-mining search benchmark: HNSW (usearch) against exact search on the same vectors, in one run.
  *
  *   npx tsx bench/pairs.ts [--docs 100000] [--dim 384] [--clusters 1000] [--k 10] [--quantization f16]
- *                          [--connectivity 16] [--expansion-add 128] [--expansion-search 64]
+ *                          [--connectivity 16] [--expansion-add 64] [--expansion-search 64]
  *                          [--exact-sample 400] [--ts-sample 20] [--threads N]
  * (HNSW defaults are those of the `pair` config section.)
  *
