@@ -218,7 +218,7 @@ export function synthesisSection(run: RunSnapshot): ReportSection {
           }</div><div><div class="doc-label">synthetic d2</div><div class="doc">${excerpt(e.text)}</div></div></div></div>`;
         })}`
       : html`<p class="note">No synthetic document has been written yet.</p>`;
-    body = html`${s.stats ? html`<h3>Counts</h3>${keyValueTable(s.stats, { maxDepth: 3 })}` : null}${examples}`;
+    body = html`${s.stats ? html`<h3>Counts</h3>${keyValueTable(s.stats, { maxDepth: 3, skip: ['quality'] })}` : null}${examples}`;
   }
   return {
     id: 'synthesis',
@@ -328,20 +328,38 @@ function isRateKey(key: string): boolean {
   return /(rate|fraction|share|ratio)$/i.test(key);
 }
 
+/** Columns of synth/quality.json in display order: rates measured on each kind of document. */
+const QUALITY_COLUMNS: Array<[key: string, label: string]> = [
+  ['generated', 'sampled (before filters)'],
+  ['kept', 'synthetic corpus (kept)'],
+  ['synthetic', 'synthetic'],
+  ['real', 'real documents'],
+];
+
 export function qualitySection(run: RunSnapshot): ReportSection {
   const q = run.synth?.quality ?? null;
   let body: SafeHtml | null = null;
   if (q) {
-    const synthetic = (q.synthetic ?? q.synth) as Record<string, unknown> | undefined;
-    const real = q.real as Record<string, unknown> | undefined;
-    if (synthetic && typeof synthetic === 'object') {
-      const numeric = (o: Record<string, unknown> | undefined) => new Map(flattenRaw(o ?? {}).filter(([, v]) => typeof v === 'number') as Array<[string, number]>);
-      const s = numeric(synthetic);
-      const r = numeric(real);
-      const keys = [...new Set([...s.keys(), ...r.keys()])];
-      const show = (k: string, v: number | undefined) => (v === undefined ? '—' : isRateKey(k) ? formatPercent(v, 2) : formatNumber(v));
-      const rest = Object.fromEntries(Object.entries(q).filter(([k]) => !['synthetic', 'synth', 'real'].includes(k)));
-      body = html`${table(['measure', 'synthetic', 'real documents'], keys.map((k) => [k, show(k, s.get(k)), show(k, r.get(k))]), 'quality')}${
+    const cols = QUALITY_COLUMNS.filter(([k]) => q[k] !== null && typeof q[k] === 'object');
+    if (cols.length > 0) {
+      const numeric = (o: unknown) => new Map(flattenRaw((o ?? {}) as Record<string, unknown>).filter(([, v]) => typeof v === 'number') as Array<[string, number]>);
+      const values = cols.map(([k]) => numeric(q[k]));
+      // real documents have no seed of their own: their pair measures come from mined pairs (d2 against d1)
+      const realPairs = q.realPairs as { pairCopyingRate?: unknown } | undefined;
+      const realCol = cols.findIndex(([k]) => k === 'real');
+      if (realCol >= 0 && typeof realPairs?.pairCopyingRate === 'number' && !values[realCol]!.has('pairCopyingRate')) values[realCol]!.set('pairCopyingRate', realPairs.pairCopyingRate);
+      const judge = q.judge as { kept?: unknown; real?: unknown } | undefined;
+      if (judge) {
+        cols.forEach(([k], i) => {
+          const v = (judge as Record<string, unknown>)[k];
+          if (typeof v === 'number') values[i]!.set('nonFactualRate (LLM judge)', v);
+        });
+      }
+      const keys = [...new Set(values.flatMap((m) => [...m.keys()]))].filter((k) => k !== 'docs');
+      const show = (k: string, v: number | undefined) => (v === undefined ? '—' : isRateKey(k.replace(/ \(.*\)$/, '')) ? formatPercent(v, 2) : formatNumber(v));
+      const docsRow = values.some((m) => m.has('docs')) ? [['documents measured', ...values.map((m) => formatNumber(m.get('docs')))] as HtmlValue[]] : [];
+      const rest = Object.fromEntries(Object.entries(q).filter(([k]) => !QUALITY_COLUMNS.some(([c]) => c === k) && k !== 'realPairs' && k !== 'judge'));
+      body = html`${table(['measure', ...cols.map(([, label]) => label)], [...docsRow, ...keys.map((k) => [k, ...values.map((m) => show(k, m.get(k)))] as HtmlValue[])], 'quality')}${
         Object.keys(rest).length > 0 ? html`<h3>How it was measured</h3>${keyValueTable(rest, { maxDepth: 3 })}` : null
       }`;
     } else {
@@ -351,7 +369,7 @@ export function qualitySection(run: RunSnapshot): ReportSection {
   return {
     id: 'quality',
     title: 'Quality of the synthetic documents',
-    explain: html`The same rule-based measures on the synthetic documents and on as many real documents, so every number has a reference; lower is better for all rates. <em>Repetition</em>: documents with heavily repeated lines or n-grams. <em>Duplicates</em>: documents identical to another one. <em>Pair-copying</em>: synthetic documents sharing long passages with their seed. <em>Pair-irrelevance</em>: synthetic documents whose embedding is far from their seed's (the synthesizer wrote about something else). The SBP paper, judging with an LLM, found 2.6–4.3% repetition (real data 1.8%) and 6–26% irrelevance.`,
+    explain: html`The same rule-based measures on the synthetic documents (as sampled, and as kept by the filters) and on as many real documents, so every number has a reference; lower is better for all rates. <em>Repetition</em>: documents with heavily repeated lines or n-grams. <em>Duplicates</em>: documents identical to another one. <em>Pair-copying</em>: synthetic documents sharing long passages with their seed (for real documents: a mined pair's d2 with its d1). <em>Pair-irrelevance</em>: synthetic documents whose embedding is far from their seed's (the synthesizer wrote about something else). The SBP paper, judging with an LLM, found 2.6–4.3% repetition (real data 1.8%) and 6–26% irrelevance.`,
     body,
     missing: 'Run `sbp synthesize`; it writes synth/quality.json.',
   };

@@ -182,15 +182,17 @@ export function writeFixtureRun(runDir: string, parts: readonly FixturePart[] = 
       const id = `synth:00000:${i}`;
       synthSeeds.set(id, ids[seedIdx]!);
       const text = i === 0 ? `A new account of ${topics[seedIdx % 4]}. ${HOSTILE}` : `Another piece about ${topics[seedIdx % 4]} (${i}).\nWith a second paragraph.`;
-      return { id, text, meta: { source: 'synth', seed_id: ids[seedIdx], temperature: 1, top_p: 0.9, finish_reason: 'eos' } };
+      return { id, text, meta: { source: 'synth', seed_id: ids[seedIdx], temperature: 1, top_p: 0.9, finish_reason: 'stop' } };
     });
     writeJsonl(join(runDir, 'synth', 'train-00000.jsonl'), docs);
     writeJson(join(runDir, 'synth', 'stats.json'), { seeds: 9, generated: 9, kept: 5, tokens: 1800, drops: { too_short: 2, repetition: 1, seed_copy: 1, duplicate: 0, truncated: 0 } });
+    const rates = (docs: number, repetitionRate: number, pairCopyingRate: number | null, pairIrrelevanceRate: number | null) => ({ docs, repetitionRate, duplicateRate: 0, pairCopyingRate, pairIrrelevanceRate, meanSeedSimilarity: pairIrrelevanceRate === null ? null : 0.71 });
     writeJson(join(runDir, 'synth', 'quality.json'), {
-      samples: 5,
-      synthetic: { repetitionRate: 0.2, duplicateRate: 0, pairCopyingRate: 0.02, pairIrrelevanceRate: 0.2, meanSimilarityToSeed: 0.71 },
-      real: { repetitionRate: 0.04, duplicateRate: 0, meanSimilarityToSeed: null },
-      irrelevanceThreshold: 0.3,
+      samples: 5, irrelevanceThreshold: 0.3, irrelevanceThresholdFrom: 'default', embedder: 'hash',
+      generated: rates(9, 0.3333, 0.1111, 0.2222),
+      kept: rates(5, 0.2, 0.02, 0.2),
+      real: rates(5, 0.04, null, null),
+      realPairs: { pairs: 4, pairCopyingRate: 0.25 },
     });
   }
 

@@ -141,8 +141,12 @@ test('seeds sit next to the synthetic documents written from them; quality compa
     assert.ok(p.includes(escapeHtml(full.facts.corpusText.get(seedId)!)), `example ${i} shows its seed's text`);
   });
   const quality = sectionHtml(doc, 'quality');
-  assert.match(quality, /<td>repetitionRate<\/td><td>20\.00%<\/td><td>4\.00%<\/td>/);
-  assert.match(quality, /<td>pairCopyingRate<\/td><td>2\.00%<\/td><td>—<\/td>/);
+  assert.match(quality, /<th>measure<\/th><th>sampled \(before filters\)<\/th><th>synthetic corpus \(kept\)<\/th><th>real documents<\/th>/);
+  assert.match(quality, /<td>documents measured<\/td><td>9<\/td><td>5<\/td><td>5<\/td>/);
+  assert.match(quality, /<td>repetitionRate<\/td><td>33\.33%<\/td><td>20\.00%<\/td><td>4\.00%<\/td>/);
+  // real documents take their pair-copying rate from mined pairs; they have no irrelevance rate
+  assert.match(quality, /<td>pairCopyingRate<\/td><td>11\.11%<\/td><td>2\.00%<\/td><td>25\.00%<\/td>/);
+  assert.match(quality, /<td>pairIrrelevanceRate<\/td><td>22\.22%<\/td><td>20\.00%<\/td><td>—<\/td>/);
 });
 
 // [parts written, sections expected to have data]
