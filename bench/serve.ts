@@ -80,7 +80,7 @@ async function load(batch: number) {
         const t = performance.now();
         await (await fetch(`${server.url}/health`)).text();
         health.push(performance.now() - t);
-        await new Promise((r) => setTimeout(r, 5));
+        await new Promise((r) => setTimeout(r, 20));
       }
     })();
     const t0 = performance.now();

@@ -118,6 +118,10 @@ export async function startServer(opts: ServeOptions): Promise<SbpServer> {
 
   const completions = (r: CompletionRequest, req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const total = r.prompts.length * r.n;
+    if (total > maxQueue + maxBatch) {
+      // Retrying could never help this one: say so with a 400 rather than a 429.
+      throw new ApiError(400, `this request asks for ${total} sequences (prompts × n); this server queues at most ${maxQueue + maxBatch} — split it`, 'invalid_request_error', 'prompt', 'too_many_sequences');
+    }
     if (waitingSeqs + total > maxQueue + maxBatch) {
       throw new ApiError(429, `the server is busy (${waitingSeqs} sequences waiting or running, at most ${maxQueue + maxBatch}); retry later`, 'rate_limit_error', null, 'server_busy');
     }

@@ -258,3 +258,28 @@ test('serve: /v1/embeddings equals the lm embedder on the same tokens (float and
   const byIds = await call('/v1/embeddings', { model: 'tiny-serve', input: [Array.from(tokens[0]!)] });
   assert.deepEqual(byIds.json.data[0].embedding, r.json.data[0].embedding);
 });
+
+test('serve: a full queue answers 429 (retryable); a request that could never fit answers 400', async () => {
+  const small = await startServer({ modelDir: fx.dir, port: 0, backend: 'ref', maxBatch: 1, maxQueue: 1 });
+  try {
+    const post = (body: unknown) => fetch(`${small.url}/v1/completions`, { method: 'POST', body: JSON.stringify(body) });
+    const tooMany = await post({ model: 'tiny-serve', prompt: ['a', 'b'], n: 2, max_tokens: 2 });
+    assert.equal(tooMany.status, 400);
+    assert.equal(((await tooMany.json()) as any).error.code, 'too_many_sequences');
+    const long = { model: 'tiny-serve', prompt: 'the', max_tokens: 100, ignore_eos: true, seed: 1 };
+    const a = post(long);
+    const b = post(long);
+    for (let i = 0; i < 2000; i++) {
+      const h = (await (await fetch(`${small.url}/health`)).json()) as any;
+      if (h.running + h.queued === 2) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const c = await post({ ...long, max_tokens: 1 });
+    assert.equal(c.status, 429);
+    assert.equal(((await c.json()) as any).error.type, 'rate_limit_error');
+    assert.deepEqual([(await a).status, (await b).status], [200, 200]);
+    assert.equal((await post({ ...long, max_tokens: 1 })).status, 200, 'room again once the queue drained');
+  } finally {
+    await small.close({ graceMs: 1000 });
+  }
+});
