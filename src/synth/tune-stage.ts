@@ -49,14 +49,19 @@ export interface PairLoss {
  *   baselineUnconditional   the starting model on `[bos] d2 [eos]`: log p(d2) with no d1
  *   baselineConditional     the starting model on `[bos] d1 [sep] d2 [eos]` (before tuning)
  *   synthesizerConditional  the tuned synthesizer on `[bos] d1 [sep] d2 [eos]`
- * gain = baselineUnconditional.loss - synthesizerConditional.loss (nats per token; > 0 = d1 helps).
+ *   synthesizerUnconditional the tuned synthesizer on `[bos] d2 [eos]`: what tuning alone (adapting to
+ *                           the d2 distribution) explains, without d1
+ * gain = baselineUnconditional.loss - synthesizerConditional.loss (nats per token; > 0 = d1 helps);
+ * conditioningGain = synthesizerUnconditional.loss - synthesizerConditional.loss (the part due to d1).
  */
 export interface TuneEval {
   pairs: number;
   baselineUnconditional: PairLoss;
   baselineConditional: PairLoss;
   synthesizerConditional: PairLoss;
+  synthesizerUnconditional: PairLoss;
   gainNatsPerToken: number;
+  conditioningGainNatsPerToken: number;
 }
 
 export interface TuneStageStats {
@@ -138,12 +143,13 @@ export async function runTuneStage(opts: TuneStageOptions): Promise<StageResult<
         const framing = synthFraming(tc.seqLen, tc.d1Fraction);
         const B = tc.batchSize;
         const condEval = evaluated > 0 ? pairBatches(docs, evalSet, B, framing, tok, 'conditional') : [];
+        const uncondEval = evaluated > 0 ? pairBatches(docs, evalSet, B, framing, tok, 'unconditional') : [];
 
         // The starting model, scored before any tuning step (the init folder, not a resumed checkpoint).
         let baselineUnconditional: PairLoss | null = null;
         let baselineConditional: PairLoss | null = null;
         if (evaluated > 0) {
-          baselineUnconditional = pairLoss(model, pairBatches(docs, evalSet, B, framing, tok, 'unconditional'));
+          baselineUnconditional = pairLoss(model, uncondEval);
           baselineConditional = pairLoss(model, condEval);
         }
 
@@ -166,12 +172,15 @@ export async function runTuneStage(opts: TuneStageOptions): Promise<StageResult<
         if (baselineUnconditional && baselineConditional) {
           const h: EvalMetrics | null = result.heldout;
           const synth = h ? { loss: h.heldoutLoss, ppl: h.heldoutPpl, tokens: h.heldoutTokens } : pairLoss(model, condEval);
+          const synthUncond = pairLoss(model, uncondEval);
           evalOut = {
             pairs: evaluated,
             baselineUnconditional,
             baselineConditional,
             synthesizerConditional: synth,
+            synthesizerUnconditional: synthUncond,
             gainNatsPerToken: baselineUnconditional.loss - synth.loss,
+            conditioningGainNatsPerToken: synthUncond.loss - synth.loss,
           };
           writeJsonAtomic(join(ctx.dir, TUNE_EVAL_FILE), evalOut);
         }
