@@ -11,8 +11,12 @@ const commandModules: Array<() => Promise<{ register: (program: Command) => void
   () => import('./sample.js'),
   () => import('./embed.js'),
   () => import('./pair.js'),
+  () => import('./tune.js'),
+  () => import('./synthesize.js'),
   () => import('./eval.js'),
   () => import('./report.js'),
+  () => import('./experiment.js'),
+  () => import('./demo.js'),
   () => import('./serve.js'),
 ];
 

@@ -1,0 +1,123 @@
+import { Command, Option } from 'commander';
+import { formatCount } from '../common/progress.js';
+import { SynthesisInterrupted, runSynthesizeStage, type SynthesizeStats } from '../synth/synthesize-stage.js';
+import type { QualityRates } from '../synth/synth-quality.js';
+import { openBackend } from '../train/open-backend.js';
+import { addCommonOptions, loadCommandConfig, parsePositiveInt, type CommonFlags } from './common.js';
+
+interface SynthesizeFlags extends CommonFlags {
+  model?: string;
+  engine?: 'local' | 'http';
+  baseUrl?: string;
+  targetTokens?: number;
+  temperature?: number;
+  topP?: number;
+  maxTokens?: number;
+  seedsPerShard?: number;
+  concurrency?: number;
+  backend?: 'auto' | 'cpu' | 'ref';
+}
+
+/** Test hooks: fail after this many generated shards (a crash), or stop as on Ctrl-C after this many. */
+const FAIL_ENV = 'SBP_SYNTH_FAIL_AFTER_SHARDS';
+const STOP_ENV = 'SBP_SYNTH_STOP_AFTER_SHARDS';
+
+export function register(program: Command): void {
+  const cmd = new Command('synthesize').description(
+    'Sample synthetic documents d2 ~ p(· | d1) from the synthesizer, seeds drawn uniformly from the corpus, until a target token count; ' +
+      'rule-based filters with counted reasons; quality metrics against real documents. Writes runs/<name>/synth/ (train-*.jsonl in the corpus format). ' +
+      'Sharded and resumable: rerun after a crash or Ctrl-C. Engines: the local one, or an OpenAI-compatible /v1/completions server (vLLM, SGLang, sbp serve).',
+  );
+  addCommonOptions(cmd)
+    .option('-m, --model <model>', 'local: a run model or model folder; http: the served model id (synthesize.model, default synthesizer)')
+    .addOption(new Option('--engine <kind>', 'where sampling runs (synthesize.engine)').choices(['local', 'http']))
+    .option('--base-url <url>', 'http engine: the server\'s OpenAI base URL, e.g. http://127.0.0.1:8000/v1 (synthesize.http.baseUrl)')
+    .addOption(new Option('--target-tokens <n>', 'stop once kept documents hold this many tokens (synthesize.targetTokens)').argParser(parsePositiveInt('--target-tokens')))
+    .addOption(new Option('--temperature <x>', 'sampling temperature (synthesize.temperature)').argParser(parseNumber('--temperature', 0, Infinity)))
+    .addOption(new Option('--top-p <x>', 'nucleus mass in (0, 1] (synthesize.topP)').argParser(parseNumber('--top-p', Number.MIN_VALUE, 1)))
+    .addOption(new Option('--max-tokens <n>', 'd2 tokens at most (synthesize.maxTokens; default: what the context leaves)').argParser(parsePositiveInt('--max-tokens')))
+    .addOption(new Option('--seeds-per-shard <n>', 'seeds per output shard (synthesize.seedsPerShard)').argParser(parsePositiveInt('--seeds-per-shard')))
+    .addOption(new Option('--concurrency <n>', 'http engine: requests in flight (synthesize.http.concurrency)').argParser(parsePositiveInt('--concurrency')))
+    .addOption(new Option('--backend <kind>', 'local engine: compute backend (synthesize.backend)').choices(['auto', 'cpu', 'ref']))
+    .action(async (flags: SynthesizeFlags) => {
+      const synthesize = {
+        model: flags.model,
+        engine: flags.engine,
+        targetTokens: flags.targetTokens,
+        temperature: flags.temperature,
+        topP: flags.topP,
+        maxTokens: flags.maxTokens,
+        seedsPerShard: flags.seedsPerShard,
+        backend: flags.backend,
+        http: { baseUrl: flags.baseUrl, concurrency: flags.concurrency },
+      };
+      const { cfg, runDir } = loadCommandConfig(flags, { synthesize });
+      const log = (line: string) => process.stderr.write(`${line}\n`);
+      let stopRequested = false;
+      const onSigint = () => {
+        if (stopRequested) process.exit(130);
+        stopRequested = true;
+        log('interrupt: finishing the current shard (Ctrl-C again to quit at once; the unfinished shard is redone on resume)');
+      };
+      process.on('SIGINT', onSigint);
+      const failAfter = process.env[FAIL_ENV] ? Number(process.env[FAIL_ENV]) : undefined;
+      const stopAfter = process.env[STOP_ENV] ? Number(process.env[STOP_ENV]) : undefined;
+      let shardsHere = 0;
+      try {
+        const r = await runSynthesizeStage({
+          runDir,
+          config: cfg.synthesize,
+          tune: cfg.tune,
+          embed: cfg.embed,
+          seed: cfg.seed,
+          createBackend: (kind, threads) => openBackend(kind, threads, log),
+          threads: cfg.threads,
+          force: flags.force,
+          quiet: flags.quiet,
+          log,
+          failAfterShards: failAfter,
+          shouldStop: () => stopRequested || (stopAfter !== undefined && ++shardsHere >= stopAfter),
+        });
+        process.stdout.write(formatSynthesizeSummary(`${runDir}/synth`, r.manifest.stats, r.skipped));
+      } catch (err) {
+        if (err instanceof SynthesisInterrupted) {
+          log(`sbp: ${err.message}`);
+          process.exitCode = 130;
+          return;
+        }
+        throw err;
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
+  program.addCommand(cmd);
+}
+
+function parseNumber(flag: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${flag} must be a number in [${min}, ${max}], got "${v}"`);
+    return n;
+  };
+}
+
+const pct = (x: number | null | undefined) => (x === null || x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
+
+export function formatSynthesizeSummary(dir: string, s: SynthesizeStats, skipped: boolean): string {
+  const lines = [`synthetic corpus: ${dir}${skipped ? ' (already synthesized with this config and inputs; use --force to redo)' : ''}`];
+  lines.push(`  ${s.engine}; context ${s.framing.contextTokens}, d1 up to ${s.framing.d1Budget} tokens; temperature ${s.sampling.temperature}, top-p ${s.sampling.topP}`);
+  lines.push(`  ${s.kept} of ${s.seeds} documents kept, ${formatCount(s.keptTokens)} tokens (target ${formatCount(s.targetTokens)}) in ${s.shards} shards${s.shardsReused > 0 ? ` (${s.shardsReused} resumed)` : ''}`);
+  const drops = Object.entries(s.drops).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ');
+  lines.push(`  dropped: ${drops || 'none'}; ended by eos ${s.finish.stop}, by length ${s.finish.length} (${s.trimmed} trimmed)`);
+  lines.push(`  generated ${formatCount(s.generatedTokens)} tokens at ${formatCount(s.tokensPerSec)} tokens/s${s.http ? `; ${s.http.requests} requests, ${s.http.retries} retries` : ''}`);
+  const q = s.quality;
+  if (q) {
+    const row = (name: string, r: QualityRates) => `    ${name.padEnd(10)} ${pct(r.repetitionRate).padStart(7)} ${pct(r.duplicateRate).padStart(10)} ${pct(r.pairCopyingRate).padStart(13)} ${pct(r.pairIrrelevanceRate).padStart(16)}${r.nonFactualRate !== undefined ? ` ${pct(r.nonFactualRate).padStart(12)}` : ''}`;
+    lines.push(`  quality on ${q.samples} documents (irrelevant: cosine < ${q.irrelevanceThreshold.toFixed(3)}, ${q.embedder} embedder):`);
+    lines.push(`    ${''.padEnd(10)} ${'repeat'.padStart(7)} ${'duplicate'.padStart(10)} ${'pair-copying'.padStart(13)} ${'pair-irrelevant'.padStart(16)}${q.judge ? ` ${'non-factual'.padStart(12)}` : ''}`);
+    lines.push(row('generated', q.generated));
+    lines.push(row('kept', q.kept));
+    lines.push(row('real', { ...q.real, pairCopyingRate: q.realPairs.pairCopyingRate }));
+  }
+  return `${lines.join('\n')}\n`;
+}
