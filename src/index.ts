@@ -41,6 +41,8 @@ export { LogitsSampler, argmax, type SamplingOptions } from './sample/logits-sam
 export { sampleTexts, type SampleTextOptions, type SampleRecord } from './sample/sample-texts.js';
 export { Rng, type RngState } from './sample/rng.js';
 export { RefBackend } from './engine/ref-backend.js';
+export { createBackend, type BackendName, type BackendOptions } from './engine/index.js';
+export { CpuBackend, type CpuBackendOptions, type OpStat } from './engine/cpu-backend.js';
 export type { Backend, Tensor, DType, AdamWParams } from './engine/backend.js';
 export type { ModelConfig, ParamEntry, Batch, KVCache, LanguageModel } from './model/types.js';
 export { LlamaModel, type LlamaModelOptions } from './model/llama.js';
