@@ -35,6 +35,7 @@ try {
       if (m.kind === 'generate') for (const s of m.seqs) batcher.submit(s);
       else if (m.kind === 'cancel') for (const id of m.ids) batcher.cancel(id);
       else if (m.kind === 'embed') embedJobs.push({ id: m.id, inputs: m.inputs });
+      if (m.kind !== 'embed') post({ kind: 'status', running: batcher.runningCount, queued: batcher.queuedCount });
     } catch (err) {
       post(failure(err)); // a malformed message is a bug of the main thread
     }

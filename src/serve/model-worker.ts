@@ -138,6 +138,10 @@ export class ModelWorker {
         }
         break;
       }
+      case 'status':
+        this.metrics.running = m.running;
+        this.metrics.queued = m.queued;
+        break;
       case 'embedded': {
         const w = this.embedWaiters.get(m.id);
         this.embedWaiters.delete(m.id);

@@ -32,5 +32,6 @@ export type ToWorker =
 export type FromWorker =
   | { kind: 'ready'; info: ModelInfo }
   | { kind: 'step'; batchSize: number; admitted: number; running: number; queued: number; stepMs: number; events: SequenceEvent[] }
+  | { kind: 'status'; running: number; queued: number } // after sequences were added or cancelled
   | { kind: 'embedded'; id: number; vectors: Float32Array; tokens: number }
   | { kind: 'failed'; id?: number; message: string; stack?: string; user: boolean };

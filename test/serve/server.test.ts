@@ -283,3 +283,25 @@ test('serve: a full queue answers 429 (retryable); a request that could never fi
     await small.close({ graceMs: 1000 });
   }
 });
+
+test('serve: a client that goes away cancels its sequences', async () => {
+  const before = server.metrics();
+  const abort = new AbortController();
+  const res = await fetch(`${server.url}/v1/completions`, {
+    method: 'POST',
+    body: JSON.stringify({ model: 'tiny-serve', prompt: 'the', n: 2, max_tokens: 120, ignore_eos: true, stream: true, seed: 5 }),
+    signal: abort.signal,
+  });
+  const reader = res.body!.getReader();
+  await reader.read(); // the first chunk: generation is under way
+  abort.abort();
+  let h: any;
+  for (let i = 0; i < 2000; i++) {
+    h = (await call('/health')).json;
+    if (h.running === 0 && h.queued === 0 && server.metrics().inFlight <= 1) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.deepEqual([h.running, h.queued], [0, 0], 'the worker dropped both sequences');
+  const drawn = server.metrics().generatedTokens - before.generatedTokens;
+  assert.ok(drawn < 2 * 120, `${drawn} tokens drawn of the 240 asked for`);
+});
