@@ -283,7 +283,7 @@ export const EvalConfigSchema = z
     // Model labels (baseline, sbp, oracle: models/<label> of this run) or label=folder; baseline+sbp+oracle get compared
     models: z.array(z.string().min(1)).min(1).default(['baseline', 'sbp', 'oracle']),
     backend: z.enum(['auto', 'cpu', 'ref']).default('auto'),
-    batchTokens: z.number().int().min(2).default(4096), // B × T per forward pass; the host holds B × T × V logits
+    batchTokens: z.number().int().min(2).default(1024), // B × T per forward pass; the host holds B × T × V logits (bench/eval.ts: larger is not faster on cpu)
     window: z.number().int().min(2).optional(), // input tokens per scoring row; default train.seqLen (the context the models trained on)
     stride: z.number().int().min(1).optional(), // perplexity windows start this far apart; default window / 2 (ours)
     maxDocs: z.number().int().positive().default(1000), // (ours) documents per perplexity set, in stored order

@@ -80,6 +80,7 @@ export async function documentLosses(lm: LanguageModel, docs: readonly Perplexit
   });
   const scores = await scoreSequences(lm, seqs, {
     batchTokens: opts.batchTokens,
+    greedy: false,
     onProgress: opts.onProgress && ((done) => opts.onProgress!(done, seqs.length)),
   });
   const out: DocumentLoss[] = chosen.map((d) => ({ id: d.id, nats: 0, tokens: 0, bytes: d.bytes }));
