@@ -65,6 +65,7 @@ export function register(program: Command): void {
         host: sc.host,
         port: sc.port,
         maxBatch: sc.maxBatch,
+        prefillTokens: sc.prefillTokens,
         maxQueue: sc.maxQueue,
         maxN: sc.maxN,
         backend: sc.backend,

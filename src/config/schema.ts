@@ -318,6 +318,7 @@ export const ServeConfigSchema = z
     host: z.string().min(1).default('127.0.0.1'), // only this machine; 0.0.0.0 to serve others
     port: z.number().int().min(0).max(65_535).default(8000), // 0 = any free port
     maxBatch: z.number().int().min(1).max(1024).default(16), // sequences decoded together
+    prefillTokens: z.number().int().min(1).default(4096), // prompt tokens prefilled per step, so new requests delay running ones boundedly
     maxQueue: z.number().int().nonnegative().default(1024), // sequences waiting for a slot before 429
     maxN: z.number().int().min(1).max(1024).default(64), // choices per completion request
     backend: z.enum(['auto', 'cpu', 'ref']).default('auto'),

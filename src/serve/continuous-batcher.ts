@@ -60,12 +60,19 @@ export class ContinuousBatcher {
   private readonly slots: KVSlots;
   private readonly V: number;
 
+  /**
+   * `prefillTokens` bounds the prompt tokens prefilled in one step (distinct prompts counted once; a
+   * step always admits at least one sequence), so a burst of long prompts delays the running
+   * sequences' next tokens by a bounded amount instead of by all of them at once.
+   */
   constructor(
     private readonly model: LlamaModel,
     private readonly bytesOf: (token: number) => Uint8Array,
     readonly maxBatch: number,
+    readonly prefillTokens: number = Infinity,
   ) {
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`maxBatch must be a positive integer, got ${maxBatch}`);
+    if (!(prefillTokens >= 1)) throw new RangeError(`prefillTokens must be at least 1, got ${prefillTokens}`);
     this.slots = new KVSlots(model, maxBatch);
     this.V = model.config.vocabSize;
   }
@@ -151,7 +158,20 @@ export class ContinuousBatcher {
 
   /** Moves queued sequences into free slots (growing the cache when needed) and prefills them. */
   private admit(): number {
-    const joining = this.queue.splice(0, this.maxBatch - this.running.length);
+    const room = this.maxBatch - this.running.length;
+    const seen = new Set<string>();
+    let take = 0;
+    let tokens = 0;
+    while (take < room && take < this.queue.length) {
+      const p = this.queue[take]!.spec.prompt;
+      const key = promptKey(p);
+      const cost = seen.has(key) ? 0 : p.length;
+      if (take > 0 && tokens + cost > this.prefillTokens) break;
+      seen.add(key);
+      tokens += cost;
+      take++;
+    }
+    const joining = this.queue.splice(0, take);
     if (joining.length === 0) return 0;
     const all = [...this.running, ...joining];
     const width = Math.max(this.slots.width, this.slots.widthFor(all.length));
@@ -175,7 +195,7 @@ export class ContinuousBatcher {
   private prefill(joining: Sequence[]): void {
     const byPrompt = new Map<string, Sequence[]>();
     for (const seq of joining) {
-      const key = seq.spec.prompt.join(',');
+      const key = promptKey(seq.spec.prompt);
       const list = byPrompt.get(key);
       if (list) list.push(seq);
       else byPrompt.set(key, [seq]);
@@ -231,4 +251,8 @@ export class ContinuousBatcher {
     const logits = this.model.step(this.slots.current, next, 1, active); // (B, V)
     for (const seq of this.running) seq.logits = logits.subarray(seq.slot * V, (seq.slot + 1) * V);
   }
+}
+
+function promptKey(prompt: Int32Array): string {
+  return prompt.join(',');
 }

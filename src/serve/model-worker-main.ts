@@ -25,7 +25,7 @@ try {
   const tokenizer = Tokenizer.load(data.tokenizerPath);
   const backend = await openBackend(data.backend, data.threads, (line) => notes.push(line));
   const model = loadModelFolder(data.modelDir, backend);
-  const batcher = new ContinuousBatcher(model, (t) => tokenizer.bytesOf(t), data.maxBatch);
+  const batcher = new ContinuousBatcher(model, (t) => tokenizer.bytesOf(t), data.maxBatch, data.prefillTokens);
   const embedder = new LmEmbedder(model, { batchTokens: data.embedBatchTokens, lengthQuantum: 32 });
   const embedJobs: Array<{ id: number; inputs: EmbedItem[] }> = [];
   let wake: (() => void) | null = null;

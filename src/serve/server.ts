@@ -21,6 +21,7 @@ export interface ServeOptions {
   host?: string; // default 127.0.0.1
   port?: number; // default 8000; 0 = any free port
   maxBatch?: number; // sequences decoded together (default 16)
+  prefillTokens?: number; // prompt tokens prefilled per step, at most (default 4096)
   maxQueue?: number; // sequences waiting for a batch slot before requests are refused with 429 (default 1024)
   maxN?: number; // choices per completion request (default 64)
   backend?: BackendChoice; // default auto
@@ -75,6 +76,7 @@ export async function startServer(opts: ServeOptions): Promise<SbpServer> {
     backend: opts.backend ?? 'auto',
     threads: opts.threads,
     maxBatch,
+    prefillTokens: opts.prefillTokens ?? 4096,
     embedBatchTokens: opts.embedBatchTokens ?? 8192,
   });
   for (const note of worker.info.notes) log(note);

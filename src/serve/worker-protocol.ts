@@ -9,6 +9,7 @@ export interface ModelWorkerData {
   backend: BackendChoice;
   threads?: number;
   maxBatch: number;
+  prefillTokens: number; // prompt tokens prefilled per step, at most (one sequence always joins)
   embedBatchTokens: number; // B × T bound of one embedding forward pass
 }
 

@@ -54,10 +54,11 @@ interface Outcome {
 }
 
 /** Steps until idle, submitting `later[k]` before step k; returns each sequence's outcome and the batch sizes seen. */
-function drive(b: ContinuousBatcher, now: SequenceSpec[], later: Record<number, SequenceSpec[]> = {}, onStep?: (k: number) => void): { out: Map<number, Outcome>; sizes: number[] } {
+function drive(b: ContinuousBatcher, now: SequenceSpec[], later: Record<number, SequenceSpec[]> = {}, onStep?: (k: number) => void): { out: Map<number, Outcome>; sizes: number[]; admitted: number[] } {
   const out = new Map<number, Outcome>();
   const text = new Map<number, string>();
   const sizes: number[] = [];
+  const admitted: number[] = [];
   for (const s of now) b.submit(s);
   for (let k = 0; !b.idle || Object.keys(later).some((x) => Number(x) >= k); k++) {
     for (const s of later[k] ?? []) b.submit(s);
@@ -65,13 +66,14 @@ function drive(b: ContinuousBatcher, now: SequenceSpec[], later: Record<number, 
     if (b.idle) continue;
     const r = b.step();
     sizes.push(r.batchSize);
+    admitted.push(r.admitted);
     for (const e of r.events) {
       text.set(e.id, (text.get(e.id) ?? '') + e.text);
       if (e.finishReason) out.set(e.id, { tokens: idsOf(text.get(e.id)!), reason: e.finishReason, count: e.tokens });
     }
     assert.ok(k < 10_000, 'the batcher must finish');
   }
-  return { out, sizes };
+  return { out, sizes, admitted };
 }
 
 test('batcher: temperature 0 equals the greedy continuation computed with full forward passes', () => {
@@ -109,6 +111,19 @@ test('batcher: a sampled sequence does not depend on its batch partners, arrival
     assert.ok(Math.max(...sizes) >= Math.min(maxBatch, 4), `maxBatch ${maxBatch}: the four sequences submitted together run together`);
     assert.equal(sizes.reduce((a, x) => a + x, 0), specs.reduce((a, s) => a + s.maxTokens, 0), 'one drawn token per running sequence per step');
   }
+  // A prefill budget of 12 prompt tokens: sequences join a few at a time, with the same outputs.
+  const { out, admitted } = drive(new ContinuousBatcher(model, idBytes, 8, 12), specs);
+  for (const s of specs) assert.deepEqual(out.get(s.id), alone.get(s.id), `prefillTokens 12, sequence ${s.id}`);
+  let k = 0;
+  for (const n of admitted) {
+    const joined = specs.slice(k, k + n);
+    k += n;
+    const distinct = new Map(joined.map((s) => [s.prompt.join(','), s.prompt.length])); // an identical prompt is prefilled once
+    const cost = [...distinct.values()].reduce((a, x) => a + x, 0);
+    assert.ok(n === 1 || cost <= 12, `a step admitted ${n} prompts costing ${cost} tokens`);
+  }
+  assert.equal(k, specs.length);
+  assert.ok(admitted.filter((n) => n > 0).length > 3, 'the budget spread admissions over several steps');
 });
 
 test('batcher: the same seeds give what `generate` (sbp sample) gives', () => {
