@@ -7,7 +7,7 @@ export interface SynthRequest {
 
 export interface SynthCompletion {
   text: string; // the generated d2, without the end-of-document token
-  tokens: number; // generated tokens, without the end-of-document token
+  tokens: number; // tokens of `text` under the run's tokenizer (how the synthetic corpus is tokenized later)
   finishReason: 'stop' | 'length';
 }
 

@@ -5,6 +5,7 @@ import type { CompletionBackend, SamplingParams, SynthCompletion, SynthRequest }
 export interface LocalBackendTokenizer {
   readonly special: { eos: number };
   decode(ids: ArrayLike<number>): string;
+  encode(text: string): ArrayLike<number>;
 }
 
 /**
@@ -46,7 +47,9 @@ export class LocalCompletionBackend implements CompletionBackend {
         },
       );
       for (const g of gens) {
-        out[idx[g.index]!] = { text: this.tokenizer.decode(g.tokens), tokens: g.tokens.length, finishReason: g.finishReason };
+        const text = this.tokenizer.decode(g.tokens);
+        // Counted as the text will be tokenized later (a sampled id sequence need not be the canonical encoding).
+        out[idx[g.index]!] = { text, tokens: this.tokenizer.encode(text).length, finishReason: g.finishReason };
       }
       onDone?.(idx.length);
       // Let timers and signal handlers run between groups.

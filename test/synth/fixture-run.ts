@@ -33,7 +33,7 @@ export const TINY_MODEL = { hiddenSize: 32, numLayers: 2, numHeads: 4, numKVHead
 
 /**
  * A real, tiny run directory through every stage before `tune`, built with the library: 120 pieces of
- * 12 Brown samples (60 words each) as the corpus, a 384-token BPE, a baseline LM trained 40 steps,
+ * 12 Brown samples (60 words each) as the corpus, a 384-token BPE, a baseline LM trained 30 steps,
  * hash embeddings, and pairs by exact search (each document with its 3 nearest, above the median).
  */
 export async function synthFixtureRun(): Promise<SynthFixture> {
@@ -47,10 +47,11 @@ export async function synthFixtureRun(): Promise<SynthFixture> {
     seed: 7,
     threads: 1,
     model: TINY_MODEL,
-    train: { backend: 'ref', batchSize: 8, seqLen: 32, steps: 40, lr: 0.01, evalTokens: 256, evalEvery: 0, checkpointEvery: 0, warmupFraction: 0.1 },
+    train: { backend: 'ref', batchSize: 8, seqLen: 32, steps: 30, lr: 0.01, evalTokens: 256, evalEvery: 0, checkpointEvery: 0, warmupFraction: 0.1 },
     embed: { embedder: 'hash', hash: { dim: 256, ngram: 1, idfBuckets: 1 << 12 } },
     pair: { search: 'exact', k: 3, alphaQuantile: 0.5, recallSample: 0, samples: 0 },
-    tune: { backend: 'ref', batchSize: 8, seqLen: 64, steps: 30, lr: 0.005, evalEvery: 0, checkpointEvery: 0, heldoutFraction: 0.15, evalPairs: 64 },
+    tune: { backend: 'ref', batchSize: 4, seqLen: 48, steps: 24, lr: 0.005, evalEvery: 0, checkpointEvery: 0, heldoutFraction: 0.15, evalPairs: 32 },
+    synthesize: { backend: 'ref', targetTokens: 300, seedsPerShard: 8, maxTokens: 24, filters: { minTokens: 4 }, quality: { samples: 40 } },
   });
   await runStage({
     stage: 'corpus',

@@ -4,7 +4,7 @@ import { UserError } from '../../src/common/errors.js';
 import { HttpCompletionBackend, type HttpCompletionOptions } from '../../src/synth/http-completion-backend.js';
 import { judgeNonFactual, parseVerdict } from '../../src/synth/llm-judge.js';
 import type { SynthRequest } from '../../src/synth/completion-backend.js';
-import { completionReply, scriptedServer } from './completion-server.js';
+import { completionReply, scriptedServer, type Answer } from './completion-server.js';
 
 const words = (t: string) => t.split(/\s+/).filter((w) => w.length > 0).length;
 
@@ -43,7 +43,7 @@ test('http backend: token-id prompts, sampling fields and seeds sent; answers in
 test('http backend: 500, 429 with Retry-After, dropped connections and bad JSON are retried', async () => {
   const script = ['drop', 500, 429, 'bad-json', 'no-choices'] as const;
   const server = await scriptedServer(
-    (_path, body, attempt) => {
+    (_path, body, attempt): Answer => {
       // Request i fails its first (i mod 3) attempts, each time in another way.
       const fails = (body.seed as number) % 3;
       if (attempt < fails) {
@@ -51,7 +51,8 @@ test('http backend: 500, 429 with Retry-After, dropped connections and bad JSON 
         if (kind === 'drop') return 'drop';
         if (kind === 'bad-json') return { status: 200, body: '{"choices": [' };
         if (kind === 'no-choices') return { status: 200, body: { choices: [] } };
-        return { status: kind, body: { error: { message: 'busy' } }, headers: kind === 429 ? { 'retry-after': '0' } : {} };
+        const headers: Record<string, string> = kind === 429 ? { 'retry-after': '0' } : {};
+        return { status: kind, body: { error: { message: 'busy' } }, headers };
       }
       return { status: 200, body: completionReply(`ok ${body.seed}`, 'stop') };
     },
