@@ -1,0 +1,95 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, Option } from 'commander';
+import { UserError } from '../common/errors.js';
+import { formatDuration } from '../common/progress.js';
+import { formatPlan } from '../experiment/compute-matched-plan.js';
+import { runExperiment, type ExperimentResult } from '../experiment/experiment-runner.js';
+import { formatResultsTable } from '../experiment/results-table.js';
+import { SynthesisInterrupted } from '../synth/synthesize-stage.js';
+import { TrainingInterrupted } from '../train/train-stage.js';
+import { addCommonOptions, loadCommandConfig, type CommonFlags } from './common.js';
+
+export const EXPERIMENT_PRESETS = ['tiny', 'small', 'base'] as const;
+
+interface ExperimentFlags extends CommonFlags {
+  preset?: (typeof EXPERIMENT_PRESETS)[number];
+  plan?: boolean;
+}
+
+/** The package's `configs/` folder, found from this file whether it runs from src/ or dist/src/. */
+export function presetConfigPath(preset: string): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'configs', `${preset}.yaml`);
+    if (existsSync(join(dir, 'package.json'))) {
+      if (!existsSync(candidate)) throw new UserError(`preset "${preset}": ${candidate} is missing; reinstall sbp`);
+      return candidate;
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new UserError(`preset "${preset}": the sbp package folder (with configs/) was not found`);
+    dir = up;
+  }
+}
+
+/** Test hook: act as if Ctrl-C was pressed after this many training steps of this process. */
+const STOP_ENV = 'SBP_TRAIN_STOP_AFTER_STEPS';
+
+/** Runs the experiment with Ctrl-C handling and prints the plan, the results table and the report path. */
+export async function runExperimentCommand(flags: ExperimentFlags, defaults: { run?: string } = {}): Promise<ExperimentResult | null> {
+  if (flags.preset && flags.config) throw new UserError('--preset and --config both give a config file; use one (put preset fields into your own config file)');
+  const file = flags.config ?? (flags.preset ? presetConfigPath(flags.preset) : undefined);
+  const { cfg } = loadCommandConfig({ ...flags, config: file, run: flags.run ?? defaults.run });
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  let stopRequested = false;
+  const onSigint = () => {
+    if (stopRequested) process.exit(130);
+    stopRequested = true;
+    log('interrupt: finishing the current training step and writing a checkpoint (Ctrl-C again to quit at once; finished stages are kept either way)');
+  };
+  process.on('SIGINT', onSigint);
+  const stopAfter = process.env[STOP_ENV] ? Number(process.env[STOP_ENV]) : undefined;
+  let steps = 0;
+  try {
+    const result = await runExperiment({
+      cfg,
+      quiet: flags.quiet,
+      log,
+      planOnly: flags.plan,
+      shouldStop: () => stopRequested || (stopAfter !== undefined && ++steps >= stopAfter),
+    });
+    const out: string[] = [];
+    if (flags.plan) out.push(formatPlan(result.plan));
+    else {
+      const ran = result.stages.filter((s) => !s.skipped).length;
+      out.push(`experiment ${result.runDir}: ${ran} of ${result.stages.length} stages ran, ${result.stages.length - ran} were already done (${formatDuration(result.seconds)})`);
+      if (result.results) out.push('', formatResultsTable(result.results, result.comparison));
+      if (result.reportPath) out.push('', `report: ${result.reportPath}`);
+    }
+    process.stdout.write(`${out.join('\n')}\n`);
+    return result;
+  } catch (err) {
+    if (err instanceof TrainingInterrupted || err instanceof SynthesisInterrupted) {
+      log(`sbp: ${err.message}; finished stages are kept`);
+      process.exitCode = 130;
+      return null;
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+export function register(program: Command): void {
+  const cmd = new Command('experiment').description(
+    'Run the compute-matched SBP experiment from one config: prepare, tokenizer, tokenize, plan, baseline, embed, pair, tune, synthesize, the SBP and oracle runs, eval and report. Finished stages are skipped; a changed option reruns only what depends on it; an interrupted run resumes.',
+  );
+  addCommonOptions(cmd)
+    .addOption(new Option('--preset <name>', 'start from a shipped config (configs/<name>.yaml)').choices([...EXPERIMENT_PRESETS]))
+    .option('--plan', 'stop after printing the plan (prepares and tokenizes the corpus to count its tokens)')
+    .action(async (flags: ExperimentFlags) => {
+      await runExperimentCommand(flags);
+    });
+  program.addCommand(cmd);
+}

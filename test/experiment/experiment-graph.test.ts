@@ -1,0 +1,155 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { createHash } from 'node:crypto';
+import { resolveConfig } from '../../src/config/load.js';
+import { runExperiment } from '../../src/experiment/experiment-runner.js';
+import { repoRoot, runCli, tempDir } from '../helpers.js';
+
+/**
+ * The whole experiment at a toy size (a ~20k-parameter model, a generated corpus of short documents
+ * on a few topics), run three ways: once through, with one option changed, and killed at a random
+ * moment and resumed. Each run takes seconds.
+ */
+const TOPICS = [
+  'river boat water bank fish current bridge flood stream shore',
+  'garden flower seed soil rain root leaf spring bloom green',
+  'music song piano rhythm note choir melody band drum tune',
+  'market price trade money bank coin sell buy merchant goods',
+  'school teacher lesson book pupil class chalk exam reading desk',
+  'winter snow ice cold frost sled fire coat storm white',
+];
+const GLUE = 'the a of and to in was with on for at by from that it'.split(' ');
+
+function writeCorpus(path: string): void {
+  let x = 12345;
+  const rand = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 8) % n;
+  const lines: string[] = [];
+  for (let d = 0; d < 160; d++) {
+    const topic = TOPICS[d % TOPICS.length]!.split(' ');
+    const words: string[] = [];
+    const n = 30 + rand(40);
+    for (let i = 0; i < n; i++) words.push(i % 2 === 0 ? topic[rand(topic.length)]! : GLUE[rand(GLUE.length)]!);
+    lines.push(JSON.stringify({ id: `doc-${d}`, text: `${words.join(' ')}.` }));
+  }
+  writeFileSync(path, `${lines.join('\n')}\n`);
+}
+
+function writeConfig(dir: string): string {
+  const corpus = join(dir, 'corpus.jsonl');
+  writeCorpus(corpus);
+  const cfg = {
+    name: 'toy',
+    runsDir: join(dir, 'runs'),
+    seed: 7,
+    threads: 1,
+    prepare: { sources: [{ kind: 'jsonl', path: corpus }], minChars: 20, heldOutFraction: 0.1, docsPerShard: 40 },
+    tokenizer: { vocabSize: 300 },
+    experiment: { uniqueTokens: 1500, budgetTokens: 3072, syntheticShare: 0.375, oracleFactor: 20, probeSteps: 0 },
+    model: { preset: 'tiny', hiddenSize: 32, numLayers: 1, numHeads: 2, numKVHeads: 1, headDim: 16, intermediateSize: 64, maxSeqLen: 64 },
+    train: { batchSize: 4, seqLen: 32, evalEvery: 0, evalTokens: 256, checkpointEvery: 4 },
+    embed: { embedder: 'lm', maxTokens: 32 },
+    pair: { k: 3, search: 'exact', alphaQuantile: 0.5, recallSample: 0, samples: 4 },
+    tune: { batchSize: 4, seqLen: 32, steps: 8, evalEvery: 0, evalPairs: 8, checkpointEvery: 4 },
+    synthesize: { seedsPerShard: 16, batchSize: 16, filters: { minTokens: 4, cutOff: 'keep' }, quality: { samples: 20 } },
+    eval: { maxDocs: 20, cloze: { passages: 10, minContextWords: 5 }, bootstrap: { samples: 50 } },
+  };
+  const path = join(dir, 'toy.json');
+  writeFileSync(path, JSON.stringify(cfg, null, 2));
+  return path;
+}
+
+/** Every manifest of a run directory: stage folder → when it started (a redone stage gets a new time). */
+function manifests(runDir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (name === 'manifest.json') out.set(relative(runDir, dir), (JSON.parse(readFileSync(p, 'utf8')) as { timings: { startedAt: string } }).timings.startedAt);
+    }
+  };
+  walk(runDir);
+  return out;
+}
+
+const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+/** The outputs that must not depend on whether the run was interrupted. */
+function fingerprint(runDir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of ['baseline', 'synthesizer', 'sbp', 'oracle']) out[`models/${m}`] = sha(join(runDir, 'models', m, 'model.safetensors'));
+  for (const f of ['corpus/oracle-docs.bin', 'pairs/pairs.bin']) out[f] = sha(join(runDir, f));
+  for (const name of readdirSync(join(runDir, 'synth')).filter((n) => /^train-\d+\.jsonl$/.test(n)).sort()) out[`synth/${name}`] = sha(join(runDir, 'synth', name));
+  const results = JSON.parse(readFileSync(join(runDir, 'eval', 'results.json'), 'utf8')) as { metrics: unknown };
+  out['eval/metrics'] = createHash('sha256').update(JSON.stringify(results.metrics)).digest('hex');
+  const plan = JSON.parse(readFileSync(join(runDir, 'experiment', 'plan.json'), 'utf8')) as Record<string, unknown>;
+  out.plan = JSON.stringify({ ...plan, estimate: null });
+  return out;
+}
+
+const dir = process.env.SBP_TOY_DIR ?? tempDir('sbp-experiment-');
+const configPath = writeConfig(dir);
+let reference: Record<string, string> | null = null;
+let referenceSeconds = 0;
+
+test('the whole graph runs once; a rerun skips every stage; a changed synthesize.topP reruns only its dependents', async () => {
+  const cfg = resolveConfig({ file: configPath });
+  const t0 = performance.now();
+  const first = await runExperiment({ cfg, quiet: true, log: () => {} });
+  referenceSeconds = (performance.now() - t0) / 1000;
+  const runDir = first.runDir;
+  assert.ok(first.stages.every((s) => !s.skipped), 'a fresh run runs every stage');
+  assert.deepEqual(first.stages.map((s) => s.name), [
+    'source-corpus', 'source-tokenizer', 'source-tokens', 'corpus', 'tokenizer', 'tokens', 'plan', 'baseline',
+    'embed', 'pairs', 'synthesizer', 'synth', 'synth-tokens', 'sbp', 'oracle', 'eval', 'report',
+  ]);
+  assert.ok(existsSync(join(runDir, 'report.html')));
+  assert.ok(first.results && Object.keys(first.results.metrics).length > 0);
+  // The three runs are compute-matched: same steps and tokens.
+  const stats = (arm: string) => JSON.parse(readFileSync(join(runDir, 'models', arm, 'manifest.json'), 'utf8')).stats as { steps: number; tokens: number; data: Record<string, { drawnTokens?: number }> };
+  assert.deepEqual(new Set(['baseline', 'sbp', 'oracle'].map((a) => `${stats(a).steps}/${stats(a).tokens}`)).size, 1);
+  assert.equal(stats('sbp').steps, first.plan.steps);
+  assert.ok((stats('sbp').data.synthetic?.drawnTokens ?? 0) > 0, 'the SBP run drew synthetic tokens');
+  reference = fingerprint(runDir);
+  const before = manifests(runDir);
+
+  const again = await runExperiment({ cfg, quiet: true, log: () => {} });
+  assert.deepEqual(again.stages.filter((s) => !s.skipped).map((s) => s.name), []);
+  assert.deepEqual(manifests(runDir), before, 'nothing was redone');
+
+  const changed = resolveConfig({ file: configPath, sets: ['synthesize.topP=0.8'] });
+  const third = await runExperiment({ cfg: changed, quiet: true, log: () => {} });
+  assert.deepEqual(third.stages.filter((s) => !s.skipped).map((s) => s.name), ['synth', 'synth-tokens', 'sbp', 'eval', 'report']);
+  const after = manifests(runDir);
+  for (const [stage, startedAt] of before) {
+    const rerun = ['synth', 'synth-tokens', 'models/sbp', 'eval', 'report'].includes(stage);
+    assert.equal(after.get(stage) !== startedAt, rerun, `${stage} ${rerun ? 'should' : 'should not'} have rerun`);
+  }
+});
+
+test('sbp experiment killed (SIGKILL) at a random moment and rerun: completes, keeps finished stages, same outputs', async () => {
+  assert.ok(reference, 'needs the uninterrupted run of the test above');
+  const runsDir = join(dir, 'killed');
+  const args = [join(repoRoot, 'bin/sbp.js'), 'experiment', '-c', configPath, '--runs-dir', runsDir, '-q'];
+  // Somewhere between the first stage and the end of an uninterrupted run (CLI start-up included).
+  const delayMs = Math.round(300 + Math.random() * Math.max(500, referenceSeconds * 1000));
+  const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: 'ignore' });
+  const timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  clearTimeout(timer);
+  const runDir = join(runsDir, 'toy');
+  const finished = existsSync(runDir) ? manifests(runDir) : new Map<string, string>();
+  console.log(`uninterrupted run ${referenceSeconds.toFixed(1)} s; killed after ${delayMs} ms (${exit.signal ?? `exit ${exit.code}`}); ${finished.size} stages had finished`);
+
+  const r = runCli(['experiment', '-c', configPath, '--runs-dir', runsDir, '-q']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /experiment .*toy: \d+ of 17 stages ran/);
+  assert.match(r.stdout, /fraction of oracle gain/);
+  assert.match(r.stdout, /report: .*report\.html/);
+  const after = manifests(runDir);
+  for (const [stage, startedAt] of finished) assert.equal(after.get(stage), startedAt, `${stage} finished before the kill and must not be redone`);
+  assert.deepEqual(fingerprint(runDir), reference);
+});
