@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunConfigSchema, type RunConfig } from '../../src/config/schema.js';
 import { runEmbedStage } from '../../src/embed/embed-stage.js';
-import { RefBackend } from '../../src/engine/ref-backend.js';
+import { openBackend } from '../../src/train/open-backend.js';
 import { runStage } from '../../src/experiment/stage.js';
 import { runPairStage } from '../../src/pairs/pair-stage.js';
 import { trainTokenizer } from '../../src/tokenizer/tokenizer.js';
@@ -28,7 +28,7 @@ export function brownPieces(files: number, piecesPerFile: number, words: number,
   return out;
 }
 
-/** Flags and config of the fixture's tiny model (~40k parameters, context 64) on the ref backend. */
+/** Flags and config of the fixture's tiny model (~30k parameters, context 64). */
 export const TINY_MODEL = { hiddenSize: 32, numLayers: 2, numHeads: 4, numKVHeads: 2, headDim: 8, intermediateSize: 64, maxSeqLen: 64 };
 
 /**
@@ -47,11 +47,11 @@ export async function synthFixtureRun(): Promise<SynthFixture> {
     seed: 7,
     threads: 1,
     model: TINY_MODEL,
-    train: { backend: 'ref', batchSize: 8, seqLen: 32, steps: 30, lr: 0.01, evalTokens: 256, evalEvery: 0, checkpointEvery: 0, warmupFraction: 0.1 },
+    train: { backend: 'auto', batchSize: 8, seqLen: 32, steps: 30, lr: 0.01, evalTokens: 256, evalEvery: 0, checkpointEvery: 0, warmupFraction: 0.1 },
     embed: { embedder: 'hash', hash: { dim: 256, ngram: 1, idfBuckets: 1 << 12 } },
     pair: { search: 'exact', k: 3, alphaQuantile: 0.5, recallSample: 0, samples: 0 },
-    tune: { backend: 'ref', batchSize: 4, seqLen: 48, steps: 24, lr: 0.005, evalEvery: 0, checkpointEvery: 0, heldoutFraction: 0.15, evalPairs: 32 },
-    synthesize: { backend: 'ref', targetTokens: 300, seedsPerShard: 8, maxTokens: 24, filters: { minTokens: 4 }, quality: { samples: 40 } },
+    tune: { backend: 'auto', batchSize: 4, seqLen: 48, steps: 24, lr: 0.005, evalEvery: 0, checkpointEvery: 0, heldoutFraction: 0.15, evalPairs: 32 },
+    synthesize: { backend: 'auto', targetTokens: 300, seedsPerShard: 8, maxTokens: 24, filters: { minTokens: 4 }, quality: { samples: 40 } },
   });
   await runStage({
     stage: 'corpus',
@@ -76,7 +76,7 @@ export async function synthFixtureRun(): Promise<SynthFixture> {
     },
   });
   await runTokenizeStage({ runDir, config: cfg.tokenize, threads: 1, quiet: true });
-  await runTrainStage({ cfg, runDir, modelName: 'baseline', createBackend: () => new RefBackend(), quiet: true, log: () => {} });
+  await runTrainStage({ cfg, runDir, modelName: 'baseline', createBackend: (kind, threads) => openBackend(kind, threads), quiet: true, log: () => {} });
   await runEmbedStage({ runDir, config: cfg.embed, quiet: true, threads: 1 });
   await runPairStage({ runDir, config: cfg.pair, seed: cfg.seed, threads: 1, quiet: true });
   return { runsDir, runDir, cfg, texts };

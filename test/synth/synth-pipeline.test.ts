@@ -35,6 +35,18 @@ const readLines = (path: string): Line[] =>
 const shardFiles = () => readdirSync(synthDir).filter((n) => /^(train|rejected)-\d{5}\.jsonl$/.test(n)).sort();
 const snapshot = () => Object.fromEntries(shardFiles().map((n) => [n, readFileSync(join(synthDir, n), 'utf8')]));
 
+test('sbp tune and sbp synthesize before their inputs exist: exit 2 with what to run', () => {
+  const tune = runCli(['tune', '--runs-dir', fx.runsDir, '--run', 'empty', '-q']);
+  assert.equal(tune.status, 2, tune.stderr);
+  assert.match(tune.stderr, /tune\.initFrom: "baseline" is neither a model folder nor a finished model of this run/);
+  const synth = runCli(['synthesize', '--runs-dir', fx.runsDir, '--run', 'empty', '-q']);
+  assert.equal(synth.status, 2, synth.stderr);
+  assert.match(synth.stderr, /synthesize\.model: "synthesizer" is neither a model folder nor a finished model/);
+  const http = runCli(['synthesize', '--runs-dir', fx.runsDir, '--run', 'empty', '--engine', 'http', '-q']);
+  assert.equal(http.status, 2, http.stderr);
+  assert.match(http.stderr, /has no manifest\.json: that stage has not finished\. Run `sbp prepare` first/);
+});
+
 test('sbp tune: stopped and resumed; the held-out conditional loss is below the baseline unconditional loss on the same d2', () => {
   const cut = runCli(['tune', ...common], { env: { SBP_TUNE_STOP_AFTER_STEPS: '3' } });
   assert.equal(cut.status, 130, cut.stderr);
@@ -106,7 +118,7 @@ test('sbp synthesize (local engine): a crash after 2 shards and a resume give ex
 });
 
 test('synthesize through sbp serve: the HTTP engine against the real server on the tuned synthesizer', async () => {
-  const server = await startServer({ modelDir: join(fx.runDir, 'models/synthesizer'), port: 0, backend: 'ref', threads: 1 });
+  const server = await startServer({ modelDir: join(fx.runDir, 'models/synthesizer'), port: 0, backend: 'auto', threads: 1 });
   try {
     const cfg = SynthesizeConfigSchema.parse({ ...fx.cfg.synthesize, engine: 'http', model: server.modelId, targetTokens: 60, http: { baseUrl: `${server.url}/v1`, concurrency: 4 } });
     const r = await runSynthesizeStage({ runDir: fx.runDir, config: cfg, tune: fx.cfg.tune, embed: fx.cfg.embed, seed: fx.cfg.seed, quiet: true });
