@@ -6,7 +6,7 @@ import { UserError } from '../common/errors.js';
 import { formatDuration } from '../common/progress.js';
 import { formatPlan } from '../experiment/compute-matched-plan.js';
 import { runExperiment, type ExperimentResult } from '../experiment/experiment-runner.js';
-import { formatResultsTable } from '../experiment/results-table.js';
+import { formatResultsTable } from '../eval/results-table.js';
 import { SynthesisInterrupted } from '../synth/synthesize-stage.js';
 import { TrainingInterrupted } from '../train/train-stage.js';
 import { addCommonOptions, loadCommandConfig, type CommonFlags } from './common.js';
@@ -64,7 +64,7 @@ export async function runExperimentCommand(flags: ExperimentFlags, defaults: { r
     else {
       const ran = result.stages.filter((s) => !s.skipped).length;
       out.push(`experiment ${result.runDir}: ${ran} of ${result.stages.length} stages ran, ${result.stages.length - ran} were already done (${formatDuration(result.seconds)})`);
-      if (result.results) out.push('', formatResultsTable(result.results, result.comparison));
+      if (result.results) out.push('', formatResultsTable(result.results, result.comparison).trimEnd());
       if (result.reportPath) out.push('', `report: ${result.reportPath}`);
     }
     process.stdout.write(`${out.join('\n')}\n`);

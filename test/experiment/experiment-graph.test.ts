@@ -147,7 +147,8 @@ test('sbp experiment killed (SIGKILL) at a random moment and rerun: completes, k
   const r = runCli(['experiment', '-c', configPath, '--runs-dir', runsDir, '-q']);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /experiment .*toy: \d+ of 17 stages ran/);
-  assert.match(r.stdout, /fraction of oracle gain/);
+  assert.match(r.stdout, /of oracle gain/);
+  assert.match(r.stdout, /baseline +sbp +oracle/);
   assert.match(r.stdout, /report: .*report\.html/);
   const after = manifests(runDir);
   for (const [stage, startedAt] of finished) assert.equal(after.get(stage), startedAt, `${stage} finished before the kill and must not be redone`);
