@@ -90,7 +90,7 @@ function fingerprint(runDir: string): Record<string, string> {
   return out;
 }
 
-const dir = process.env.SBP_TOY_DIR ?? tempDir('sbp-experiment-');
+const dir = tempDir('sbp-experiment-');
 const configPath = writeConfig(dir);
 let reference: Record<string, string> | null = null;
 let referenceSeconds = 0;
