@@ -86,6 +86,7 @@ export async function runArmTrainStage(opts: ArmTrainOptions): Promise<StageResu
     } else if (arm === 'sbp' && opts.syntheticTokens > 0) {
       inputs.synthetic = inputHash(runDir, SYNTH_TOKENS_STAGE, 'sbp experiment');
       if (listTokenShards(stageDir(runDir, SYNTH_TOKENS_STAGE), 'train').length > 0) synthetic = open(stageDir(runDir, SYNTH_TOKENS_STAGE), 'train');
+      if (!synthetic || synthetic.numTokens === 0) opts.log?.('sbp run: synthesis kept no documents, so this run trains on the real data alone (see synth/stats.json for the drops)');
     }
     const evalWanted = tc.evalTokens > 0;
     const heldoutData = evalWanted ? open(tokensDir, tc.heldoutSplit) : null;
