@@ -159,3 +159,17 @@ test('sbp experiment killed (SIGKILL) twice at random moments and rerun: complet
   for (const [stage, startedAt] of kept) assert.equal(after.get(stage), startedAt, `${stage} finished before a kill and must not be redone`);
   assert.deepEqual(fingerprint(runDir), reference);
 });
+
+test('sbp experiment stopped like Ctrl-C during training exits 130 with a checkpoint, and the rerun ends where an uninterrupted run does', () => {
+  assert.ok(reference, 'needs the uninterrupted run of the first test');
+  const runsDir = join(dir, 'stopped');
+  const args = ['experiment', '-c', configPath, '--runs-dir', runsDir, '-q'];
+  // The stop hook counts steps of this process: 5 lands inside the baseline's 24 steps, after its first checkpoint.
+  const stopped = runCli(args, { env: { SBP_TRAIN_STOP_AFTER_STEPS: '5' } });
+  assert.equal(stopped.status, 130, stopped.stderr);
+  assert.match(stopped.stderr, /training interrupted after step 5; checkpoint in .*models\/baseline\/checkpoint.*finished stages are kept/);
+  assert.ok(!existsSync(join(runsDir, 'toy', 'models', 'baseline', 'manifest.json')));
+  const r = runCli(args);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(fingerprint(join(runsDir, 'toy')), reference);
+});
