@@ -4,6 +4,7 @@ import { ZodError } from 'zod';
 
 /** Each command module adds itself to the program. Keep this list in pipeline order. */
 const commandModules: Array<() => Promise<{ register: (program: Command) => void }>> = [
+  () => import('./config.js'),
   () => import('./prepare.js'),
   () => import('./tokenizer.js'),
   () => import('./tokenize.js'),
