@@ -46,7 +46,7 @@ export async function runExperimentCommand(flags: ExperimentFlags, defaults: { r
   const onSigint = () => {
     if (stopRequested) process.exit(130);
     stopRequested = true;
-    log('interrupt: finishing the current training step and writing a checkpoint (Ctrl-C again to quit at once; finished stages are kept either way)');
+    log('interrupt: stopping at the next training step (with a checkpoint) or synthetic shard (Ctrl-C again to quit at once; finished stages and shards are kept either way)');
   };
   process.on('SIGINT', onSigint);
   const stopAfter = process.env[STOP_ENV] ? Number(process.env[STOP_ENV]) : undefined;
