@@ -28,7 +28,6 @@ export { train, heldoutLoss, NonFiniteTrainingError, type TrainOptions, type Tra
 export { runTrainStage, TrainingInterrupted, type TrainStageOptions, type TrainStageStats } from './train/train-stage.js';
 export { emptyBatch, type BatchSource, type BatchSourceState, type DocumentCorpus, type FramingTokens } from './train/batch-source.js';
 export { PackedBatchSource } from './train/packed-batch-source.js';
-export { ConditionalBatchSource, type ConditionalExample, type ConditionalCorpus } from './train/conditional-batch-source.js';
 export { heldoutBatches } from './train/heldout-batches.js';
 export { AdamW, decayMask, type AdamWConfig, type WeightDecayRule } from './train/adamw.js';
 export { learningRate, type LrSchedule } from './train/lr-schedule.js';

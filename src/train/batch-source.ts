@@ -9,7 +9,7 @@ export interface DocumentCorpus {
 /**
  * Where the trainer gets its batches. Language-model pretraining packs documents
  * (`PackedBatchSource`); synthesizer tuning feeds `[bos] d1 [sep] d2 [eos]` rows with loss on d2 only
- * (`ConditionalBatchSource`). Any other source works as long as its position can be saved and restored,
+ * (`SynthesizerBatchSource` in src/synth). Any other source works as long as its position can be saved and restored,
  * because resuming must continue from exactly the next batch.
  */
 export interface BatchSource {

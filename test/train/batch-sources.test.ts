@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PackedBatchSource } from '../../src/train/packed-batch-source.js';
-import { ConditionalBatchSource } from '../../src/train/conditional-batch-source.js';
 import { heldoutBatches } from '../../src/train/heldout-batches.js';
 import { UserError } from '../../src/common/errors.js';
 
@@ -63,39 +62,6 @@ test('packed: same seed same order, other seed other order; restore continues ex
 
 test('packed: an empty corpus is a user error', () => {
   assert.throws(() => new PackedBatchSource({ numDocs: 0, doc: () => [] }, 1, 4, framing, 0), UserError);
-});
-
-const condCases: Array<{ name: string; ctx: number[]; tgt: number[]; T: number; row: number[]; maskPositions: number[] }> = [
-  // row = [bos] ctx [sep] tgt [eos] pad..., length T+1; mask at t means row[t+1] is learned.
-  { name: 'fits with padding', ctx: [50, 51], tgt: [60, 61], T: 8, row: [1, 50, 51, 3, 60, 61, 2, 0, 0], maskPositions: [3, 4, 5] },
-  { name: 'exact fit', ctx: [50], tgt: [60, 61, 62], T: 6, row: [1, 50, 3, 60, 61, 62, 2], maskPositions: [2, 3, 4, 5] },
-  { name: 'long context cut from the left', ctx: [50, 51, 52, 53, 54, 55], tgt: [60], T: 6, row: [1, 53, 54, 55, 3, 60, 2], maskPositions: [4, 5] },
-  // room = 4: target keeps ceil(4/2) = 2 tokens, context the 2 nearest the separator; a cut target has no eos.
-  { name: 'both long: target keeps half, no eos', ctx: [50, 51, 52, 53], tgt: [60, 61, 62, 63], T: 6, row: [1, 52, 53, 3, 60, 61, 0], maskPositions: [3, 4] },
-];
-for (const c of condCases) {
-  test(`conditional rows: ${c.name}`, () => {
-    const src = new ConditionalBatchSource({ numExamples: 1, example: () => ({ context: c.ctx, target: c.tgt }) }, 1, c.T, framing, 0);
-    const b = src.next();
-    assert.deepEqual([...b.tokens], c.row.slice(0, c.T));
-    assert.deepEqual([...b.targets], c.row.slice(1));
-    const mask = [...b.mask!].map((m, t) => (m ? t : -1)).filter((t) => t >= 0);
-    assert.deepEqual(mask, c.maskPositions);
-  });
-}
-
-test('conditional: every example once per epoch, resumable', () => {
-  const n = 7;
-  const ex = { numExamples: n, example: (i: number) => ({ context: [100 + i], target: [200 + i] }) };
-  const src = new ConditionalBatchSource(ex, 1, 6, framing, 5);
-  const seen = new Set<number>();
-  for (let i = 0; i < n; i++) seen.add(src.next().tokens[1]!);
-  assert.equal(seen.size, n);
-  const saved = src.state();
-  const want = [0, 1, 2].map(() => [...src.next().tokens]);
-  const again = new ConditionalBatchSource(ex, 1, 6, framing, 5);
-  again.restore(saved);
-  assert.deepEqual([0, 1, 2].map(() => [...again.next().tokens]), want);
 });
 
 test('held-out batches: one pass in stored order, padded with mask 0, fixed shape', () => {
