@@ -14,14 +14,31 @@ test('vectors added in chunks, from views, are found under their own keys', () =
   const n = 500;
   const unit = normalizeRows(clusteredVectors({ count: n, dim, clusters: 10, seed: 2 }).vectors, dim);
   const keys = Uint32Array.from({ length: n }, (_, i) => 1000 + ((i * 7) % n)); // not the positions
-  const index = AnnIndex.create(dim, params, 1);
+  // f32 and one build thread: the point is the key mapping, so no quantisation tie and no build race
+  // may let a different, equally close vector win the top-1 slot.
+  const index = AnnIndex.create(dim, { ...params, quantization: 'f32' }, 1);
   for (let i = 0; i < n; i += 128) {
     const end = Math.min(i + 128, n);
-    index.add(unit.subarray(i * dim, end * dim), keys.subarray(i, end), 2);
+    index.add(unit.subarray(i * dim, end * dim), keys.subarray(i, end), 1);
   }
   assert.equal(index.size, n);
-  const found = index.search(unit, 1, 2);
-  assert.deepEqual(Array.from(found.rows), Array.from(keys));
+  const found = index.search(unit, 1, 1);
+  const rowOfKey = new Map(Array.from(keys, (k, i) => [k, i] as const));
+  const cos = (a: number, b: number) => {
+    let s = 0;
+    for (let d = 0; d < dim; d++) s += unit[a * dim + d]! * unit[b * dim + d]!;
+    return s;
+  };
+  let exactSelf = 0;
+  for (let i = 0; i < n; i++) {
+    const got = found.rows[i]!;
+    const row = rowOfKey.get(got);
+    assert.ok(row !== undefined, `search returned key ${got}, which was never added`);
+    if (got === keys[i]) exactSelf++;
+    // a different key is only acceptable when its vector is the same direction (an exact duplicate)
+    else assert.ok(cos(i, row) > 1 - 1e-6, `row ${i}: found key ${got} (cos ${cos(i, row)}), expected its own key ${keys[i]}`);
+  }
+  assert.ok(exactSelf >= n - 5, `only ${exactSelf} of ${n} rows found their own key`);
   assert.throws(() => index.add(unit.subarray(0, dim * 2), keys.subarray(0, 3), 1), RangeError);
 });
 
