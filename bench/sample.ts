@@ -1,8 +1,10 @@
 // Sampling with a KV cache: 16 sequences × 256 new tokens (temperature 1, top-p 0.9, no early stop)
 // from the bench model (d_model 256, 6 layers, 8 heads, context 256, vocab 8192, fp32, 2 threads),
 // next to PyTorch (CPU, plain torch with its own preallocated KV cache, top-p by sort) in the same run.
-// Prints one JSON object. Usage: npx tsx bench/sample.ts [--backend auto|cpu|ref] [--tokens 256] [--threads 2]
+// Per-op shares come from CpuBackend.opStats(). Prints one JSON object. Usage: npx tsx bench/sample.ts [--backend auto|cpu|ref] [--tokens 256] [--threads 2]
+import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { CpuBackend } from '../src/engine/cpu-backend.js';
 import { LlamaModel } from '../src/model/llama.js';
 import { generate } from '../src/sample/sampler.js';
 import { openBackend, type BackendChoice } from '../src/train/open-backend.js';
@@ -43,18 +45,21 @@ async function main(): Promise<void> {
   const choice = flag('backend', 'auto') as BackendChoice;
   const notes: string[] = [];
   const raw = await openBackend(choice, threads, (l) => notes.push(l));
-  const out: Record<string, unknown> = { bench: 'sample', config: { ...BENCH_MODEL, sequences: B, newTokens: tokens, temperature: 1, topP: 0.9, dtype: 'f32', threads }, backend: raw.name, notes };
+  const out: Record<string, unknown> = { bench: 'sample', config: { ...BENCH_MODEL, sequences: B, newTokens: tokens, temperature: 1, topP: 0.9, dtype: 'f32', threads }, backend: raw.name, loadAverageBefore: loadavg().map((x) => +x.toFixed(2)), notes };
   if (raw.name === 'ref' && choice !== 'ref') {
     out.ours = null;
     out.oursReason = 'only the ref backend is available; pass --backend ref to time it anyway';
   } else {
-    const { backend, times } = timedBackend(raw);
+    const profiled = raw instanceof CpuBackend ? null : timedBackend(raw);
+    const backend = profiled ? profiled.backend : raw;
+    if (!profiled) (raw as CpuBackend).resetOpStats();
     const model = new LlamaModel(BENCH_MODEL, backend, { seed: 1 });
     const prompts = Array.from({ length: B }, () => Int32Array.from([BENCH_MODEL.bosTokenId]));
     const t0 = performance.now();
     const gens = generate(model, prompts, { temperature: 1, topP: 0.9, topK: 0, maxTokens: tokens, seed: 5, stopTokens: [], batchSize: B });
     const ms = performance.now() - t0;
     const produced = gens.reduce((a, g) => a + g.tokens.length, 0);
+    const times = profiled ? profiled.times : new Map(Object.entries((raw as CpuBackend).opStats()).map(([k, v]) => [k, v.ms]));
     const opMs = [...times.values()].reduce((a, b) => a + b, 0);
     out.ours = {
       seconds: +(ms / 1000).toFixed(2),
@@ -74,6 +79,7 @@ async function main(): Promise<void> {
   const ours = out.ours as { tokensPerSec: number } | null;
   const torch = out.torch as { tokensPerSec: number } | null;
   out.speedupVsTorch = ours && torch ? +(ours.tokensPerSec / torch.tokensPerSec).toFixed(3) : null;
+  out.loadAverageAfter = loadavg().map((x) => +x.toFixed(2));
   console.log(JSON.stringify(out, null, 2));
 }
 

@@ -1,17 +1,18 @@
 // Training throughput of one step of the bench config (d_model 256, 6 layers, 8 heads, context 256,
 // vocab 8192, batch 16, fp32, 2 threads) through the real training loop (`train`: forward, backward,
 // clipping, AdamW), next to PyTorch (CPU, the same model in plain torch, torch.optim.AdamW) measured in
-// the same run. Prints one JSON object: tokens/s for both, per-op time shares of our step, peak RSS.
-// Usage: npx tsx bench/train.ts [--backend auto|cpu|ref] [--steps 2] [--warmup 1] [--torch-steps 1]
-//        [--torch-warmup 0] [--threads 2]
-// The Debian PyTorch build uses a generic BLAS (a few GFLOP/s), so one torch step of this config takes
-// about a minute; it is timed from its first step by default to keep the whole run near two minutes.
+// the same run. Prints one JSON object: tokens/s for both, per-op time shares of our step (from
+// CpuBackend.opStats(), which times each native call), peak RSS of both processes, the load average.
+// Usage: npx tsx bench/train.ts [--backend auto|cpu|ref] [--steps 3] [--warmup 1] [--torch-steps 2]
+//        [--torch-warmup 1] [--threads 2]
+// With PyTorch on OpenBLAS a torch step of this config takes a few seconds; the whole run about a minute.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Backend } from '../src/engine/backend.js';
+import { CpuBackend } from '../src/engine/cpu-backend.js';
 import { LlamaModel } from '../src/model/llama.js';
 import type { ModelConfig } from '../src/model/types.js';
 import { Rng } from '../src/sample/rng.js';
@@ -166,21 +167,35 @@ export function flag(name: string, fallback: string): string {
 async function main(): Promise<void> {
   const B = 16;
   const T = 256;
-  const steps = Number(flag('steps', '2'));
-  const torchSteps = Number(flag('torch-steps', '1'));
-  const torchWarmup = Number(flag('torch-warmup', '0'));
+  const steps = Number(flag('steps', '3'));
+  const torchSteps = Number(flag('torch-steps', '2'));
+  const torchWarmup = Number(flag('torch-warmup', '1'));
   const warmup = Number(flag('warmup', '1'));
   const threads = Number(flag('threads', '2'));
   const choice = flag('backend', 'auto') as BackendChoice;
   const notes: string[] = [];
   const raw = await openBackend(choice, threads, (l) => notes.push(l));
-  const out: Record<string, unknown> = { bench: 'train', config: { ...BENCH_MODEL, B, T, dtype: 'f32', threads }, steps, warmup, backend: raw.name, notes };
+  const out: Record<string, unknown> = { bench: 'train', config: { ...BENCH_MODEL, B, T, dtype: 'f32', threads }, steps, warmup, backend: raw.name, loadAverageBefore: loadavg().map((x) => +x.toFixed(2)), notes };
 
   if (raw.name === 'ref' && choice !== 'ref') {
     out.ours = null;
     out.oursReason = 'only the ref backend is available (a step of this config takes minutes there); pass --backend ref to time it anyway';
   } else {
-    const { backend, times, calls } = timedBackend(raw);
+    // The cpu backend times every native call itself (no sync needed: its ops run synchronously);
+    // other backends are wrapped in a proxy that syncs after each op.
+    const profiled = raw instanceof CpuBackend ? null : timedBackend(raw);
+    const backend = profiled ? profiled.backend : raw;
+    const resetTimes = (): void => {
+      if (profiled) {
+        profiled.times.clear();
+        profiled.calls.clear();
+      } else (raw as CpuBackend).resetOpStats();
+    };
+    const readTimes = (): { times: Map<string, number>; calls: Map<string, number> } => {
+      if (profiled) return profiled;
+      const st = Object.entries((raw as CpuBackend).opStats());
+      return { times: new Map(st.map(([k, v]) => [k, v.ms])), calls: new Map(st.map(([k, v]) => [k, v.calls])) };
+    };
     const model = new LlamaModel(BENCH_MODEL, backend, { seed: 1 });
     const rng = new Rng(7);
     const docs = Array.from({ length: 64 }, () => Int32Array.from({ length: 200 + rng.int(400) }, () => 3 + rng.int(BENCH_MODEL.vocabSize - 3)));
@@ -194,8 +209,7 @@ async function main(): Promise<void> {
         cfg: { steps: warmup + steps, gradAccumSteps: 1, lr: 1e-3, lrFloor: 1e-4, warmupFraction: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, decayEmbeddings: true, noDecay: [], clip: 1, evalEvery: 0, checkpointEvery: 0, logEvery: 1, maxBadSteps: 3 },
         onStep: (m) => {
           if (m.step === warmup) {
-            times.clear();
-            calls.clear();
+            resetTimes();
             tStart = performance.now();
           }
         },
@@ -204,6 +218,7 @@ async function main(): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
     }
     const ms = performance.now() - tStart; // includes the final checkpoint-less bookkeeping of train()
+    const { times, calls } = readTimes();
     const opMs = [...times.values()].reduce((a, b) => a + b, 0);
     const shares = Object.fromEntries(
       [...times.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, { share: +(v / ms).toFixed(4), msPerStep: +(v / steps).toFixed(2), callsPerStep: (calls.get(k) ?? 0) / steps }]),
@@ -224,6 +239,7 @@ async function main(): Promise<void> {
   const ours = out.ours as { tokensPerSec: number } | null;
   const torch = out.torch as { tokensPerSec: number } | null;
   out.speedupVsTorch = ours && torch ? +(ours.tokensPerSec / torch.tokensPerSec).toFixed(3) : null;
+  out.loadAverageAfter = loadavg().map((x) => +x.toFixed(2));
   console.log(JSON.stringify(out, null, 2));
 }
 

@@ -156,6 +156,36 @@ void pack_a(float* Ap, const GemmArgs& g, int i0, int mc, int p0, int kc) {
   }
 }
 
+#if defined(SBP_ISA_AVX512)
+// dst[c * dstride + r] = src[r * sstride + c] for a 16 × 16 block: three shuffle stages (pairs of
+// floats, pairs of float pairs, 128-bit lanes).
+inline void transpose16(const float* src, int sstride, float* dst, int dstride) {
+  __m512 r[16], t[16], u[16];
+  for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + size_t(i) * sstride);
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; i++) {
+    const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+    const __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+    u[4 * i + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  // u[4g + m], 128-bit lane L: column 4L + m of rows 4g .. 4g + 3
+  for (int m = 0; m < 4; m++) {
+    const __m512 v0 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x44), v1 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xEE);
+    const __m512 v2 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x44), v3 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xEE);
+    _mm512_storeu_ps(dst + size_t(m) * dstride, _mm512_shuffle_f32x4(v0, v2, 0x88));
+    _mm512_storeu_ps(dst + size_t(4 + m) * dstride, _mm512_shuffle_f32x4(v0, v2, 0xDD));
+    _mm512_storeu_ps(dst + size_t(8 + m) * dstride, _mm512_shuffle_f32x4(v1, v3, 0x88));
+    _mm512_storeu_ps(dst + size_t(12 + m) * dstride, _mm512_shuffle_f32x4(v1, v3, 0xDD));
+  }
+}
+#endif
+
 void pack_b(float* Bp, const GemmArgs& g, int j0, int nc, int p0, int kc) {
   for (int jr = 0; jr < nc; jr += NR) {
     const int nr = imin(NR, nc - jr);
@@ -171,9 +201,19 @@ void pack_b(float* Bp, const GemmArgs& g, int j0, int nc, int p0, int kc) {
         }
       }
     } else {
+      int kdone = 0;
+#if defined(SBP_ISA_AVX512)
+      // op(B) = Bᵀ: 16 × 16 blocks transposed in registers (a scalar scatter costs ~4× the kernel
+      // time when M is small, as in decoding)
+      if (nr == NR) {
+        for (; kdone + 16 <= kc; kdone += 16)
+          for (int h = 0; h < NR; h += 16)
+            transpose16(g.B + size_t(j0 + jr + h) * g.ldb + p0 + kdone, g.ldb, dst + size_t(kdone) * NR + h, NR);
+      }
+#endif
       for (int j = 0; j < nr; j++) {
         const float* src = g.B + size_t(j0 + jr + j) * g.ldb + p0;
-        for (int k = 0; k < kc; k++) dst[k * NR + j] = src[k];
+        for (int k = kdone; k < kc; k++) dst[k * NR + j] = src[k];
       }
       if (nr < NR)
         for (int k = 0; k < kc; k++)
