@@ -226,22 +226,33 @@ napi_value SumSquares(napi_env env, napi_callback_info info) {
 }
 
 // fill(ctx, x, o, n, value) for Float32Array or Int32Array
+// Large fills (gradient buffers zeroed every step, megabytes each) are split across the pool.
+template <class T>
+void parallel_fill(ThreadPool& pool, T* x, size_t n, T value) {
+  constexpr size_t kChunk = size_t(1) << 16;  // elements per task
+  const size_t tasks = (n + kChunk - 1) / kChunk;
+  if (tasks <= 1 || pool.size() == 1) {
+    for (size_t i = 0; i < n; i++) x[i] = value;
+    return;
+  }
+  pool.parallel_for(int(tasks), [&](int t, int) {
+    const size_t lo = size_t(t) * kChunk, hi = lo + kChunk < n ? lo + kChunk : n;
+    for (size_t i = lo; i < hi; i++) x[i] = value;
+  });
+}
+
 napi_value Fill(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  a.ctx(0);
+  Context* c = a.ctx(0);
   napi_typedarray_type type = napi_float32_array;
   void* p = a.array(1, napi_float32_array, &type);
   size_t n = a.count(3);
   double value = a.num(4);
   if (!a.ok) return nullptr;
   if (type == napi_float32_array) {
-    float* x = static_cast<float*>(p);
-    const float f = float(value);
-    for (size_t i = 0; i < n; i++) x[i] = f;
+    parallel_fill(c->pool, static_cast<float*>(p), n, float(value));
   } else if (type == napi_int32_array) {
-    int32_t* x = static_cast<int32_t*>(p);
-    const int32_t f = int32_t(value);
-    for (size_t i = 0; i < n; i++) x[i] = f;
+    parallel_fill(c->pool, static_cast<int32_t*>(p), n, int32_t(value));
   } else {
     a.fail("fill expects a Float32Array or Int32Array");
   }
