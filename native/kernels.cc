@@ -158,7 +158,11 @@ void pack_a(float* Ap, const GemmArgs& g, int i0, int mc, int p0, int kc) {
 
 #if defined(SBP_ISA_AVX512)
 // dst[c * dstride + r] = src[r * sstride + c] for a 16 × 16 block: three shuffle stages (pairs of
-// floats, pairs of float pairs, 128-bit lanes).
+// floats, pairs of float pairs, 128-bit lanes). GCC 12's intrinsic headers trip -Wuninitialized on
+// the unpack/shuffle wrappers (their _mm512_undefined_* placeholders); the operands here are all set.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 inline void transpose16(const float* src, int sstride, float* dst, int dstride) {
   __m512 r[16], t[16], u[16];
   for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + size_t(i) * sstride);
@@ -184,6 +188,7 @@ inline void transpose16(const float* src, int sstride, float* dst, int dstride) 
     _mm512_storeu_ps(dst + size_t(12 + m) * dstride, _mm512_shuffle_f32x4(v1, v3, 0xDD));
   }
 }
+#pragma GCC diagnostic pop
 #endif
 
 void pack_b(float* Bp, const GemmArgs& g, int j0, int nc, int p0, int kc) {
@@ -858,6 +863,32 @@ void attention_backward(ThreadPool& pool, const AttentionArgs& a) {
 }
 
 // Decoding: one task per (b, kvh) reads each cached key and value row once for its G query heads.
+// o (NVD·VL) = Σ_j p[j] V[j] over the cached rows of (b, kvh): accumulators stay in registers, even and
+// odd keys in separate chains (halves the FMA latency chain), added at the end.
+template <int NVD>
+void decode_pv(float* o, const float* p, const DecodeArgs& a, int b, int kvh, int len) {
+  vf e[NVD], f[NVD];
+  for (int v = 0; v < NVD; v++) e[v] = f[v] = vf{};
+  const size_t stride = size_t(a.KVH) * a.D;
+  const float* vr = a.vCache + (size_t(b) * a.Tcap * a.KVH + kvh) * a.D;
+  int j = 0;
+  for (; j + 2 <= len; j += 2) {
+    const vf p0 = bc(p[j]), p1 = bc(p[j + 1]);
+    const float* r0 = vr + size_t(j) * stride;
+    const float* r1 = r0 + stride;
+    for (int v = 0; v < NVD; v++) {
+      e[v] += p0 * ld(r0 + v * VL);
+      f[v] += p1 * ld(r1 + v * VL);
+    }
+  }
+  if (j < len) {
+    const vf p0 = bc(p[j]);
+    const float* r0 = vr + size_t(j) * stride;
+    for (int v = 0; v < NVD; v++) e[v] += p0 * ld(r0 + v * VL);
+  }
+  for (int v = 0; v < NVD; v++) st(o + v * VL, e[v] + f[v]);
+}
+
 void attention_decode(ThreadPool& pool, const DecodeArgs& a) {
   const int G = a.H / a.KVH, D = a.D;
   const float scale = 1.f / std::sqrt(float(D));
@@ -867,10 +898,32 @@ void attention_decode(ThreadPool& pool, const DecodeArgs& a) {
     float* sc = tl_scratch[2].get(size_t(G) * (len + 1) + size_t(G) * D);
     float* acc = sc + size_t(G) * (len + 1);
     for (int i = 0; i < G * D; i++) acc[i] = 0.f;
+    int jdone = 0;  // keys whose scores are already in sc
+#if defined(SBP_ISA_AVX512)
+    // 16 keys at a time: transpose the key block (16 × D) in registers so each score lane is one key
+    // and the dot products need no horizontal sums
+    if (D % 16 == 0 && D <= 128) {
+      alignas(64) float kt[128 * 16];
+      const size_t rowStride = size_t(a.KVH) * D;
+      for (; jdone + 16 <= len; jdone += 16) {
+        const float* kr = a.kCache + ((size_t(b) * a.Tcap + jdone) * a.KVH + kvh) * D;
+        for (int d0 = 0; d0 < D; d0 += 16) transpose16(kr + d0, int(rowStride), kt + d0 * 16, 16);
+        for (int g = 0; g < G; g++) {
+          const float* q = a.q + (size_t(b) * a.H + kvh * G + g) * D;
+          vf s0 = vf{}, s1 = vf{};
+          for (int d = 0; d < D; d += 2) {
+            s0 += bc(q[d]) * ld(kt + d * 16);
+            s1 += bc(q[d + 1]) * ld(kt + (d + 1) * 16);
+          }
+          st(sc + size_t(g) * (len + 1) + jdone, (s0 + s1) * scale);
+        }
+      }
+    }
+#endif
     for (int g = 0; g < G && len > 0; g++) {
       const float* q = a.q + (size_t(b) * a.H + kvh * G + g) * D;
       float* s = sc + size_t(g) * (len + 1);
-      for (int j = 0; j < len; j++) {
+      for (int j = jdone; j < len; j++) {
         const float* kr = a.kCache + ((size_t(b) * a.Tcap + j) * a.KVH + kvh) * D;
         vf v = vf{};
         int d = 0;
@@ -895,12 +948,30 @@ void attention_decode(ThreadPool& pool, const DecodeArgs& a) {
       const float inv = 1.f / sum;
       for (j = 0; j < len; j++) s[j] *= inv;
     }
-    for (int j = 0; j < len; j++) {
-      const float* vr = a.vCache + ((size_t(b) * a.Tcap + j) * a.KVH + kvh) * D;
+    const int nvd = D / VL;
+    if (D % VL == 0 && nvd >= 1 && nvd <= 8) {
       for (int g = 0; g < G; g++) {
-        const float p = sc[size_t(g) * (len + 1) + j];
+        const float* p = sc + size_t(g) * (len + 1);
         float* o = acc + g * D;
-        for (int d = 0; d < D; d++) o[d] += p * vr[d];
+        switch (nvd) {
+          case 1: decode_pv<1>(o, p, a, b, kvh, len); break;
+          case 2: decode_pv<2>(o, p, a, b, kvh, len); break;
+          case 3: decode_pv<3>(o, p, a, b, kvh, len); break;
+          case 4: decode_pv<4>(o, p, a, b, kvh, len); break;
+          case 5: decode_pv<5>(o, p, a, b, kvh, len); break;
+          case 6: decode_pv<6>(o, p, a, b, kvh, len); break;
+          case 7: decode_pv<7>(o, p, a, b, kvh, len); break;
+          default: decode_pv<8>(o, p, a, b, kvh, len); break;
+        }
+      }
+    } else {
+      for (int j = 0; j < len; j++) {
+        const float* vr = a.vCache + ((size_t(b) * a.Tcap + j) * a.KVH + kvh) * D;
+        for (int g = 0; g < G; g++) {
+          const float p = sc[size_t(g) * (len + 1) + j];
+          float* o = acc + g * D;
+          for (int d = 0; d < D; d++) o[d] += p * vr[d];
+        }
       }
     }
     for (int g = 0; g < G; g++)
