@@ -89,7 +89,7 @@ export function dataSection(run: RunSnapshot): ReportSection {
       (c.sources ?? []).length > 0
         ? table(
             ['source', 'documents', 'malformed records', 'skipped files'],
-            c.sources.map((s) => [s.source, formatNumber(s.docs), formatNumber(s.malformed), formatNumber(Array.isArray(s.skippedFiles) ? s.skippedFiles.length : (s.skippedFiles as unknown as number))]),
+            c.sources.map((s) => [s.source, formatNumber(s.docs), formatNumber(s.malformed), formatNumber(Object.values(s.skippedFiles ?? {}).reduce((a, b) => a + b, 0))]),
           )
         : null
     }`);

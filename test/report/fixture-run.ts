@@ -72,7 +72,7 @@ export function writeFixtureRun(runDir: string, parts: readonly FixturePart[] = 
       normalized: 4, invalidUtf8Repaired: 0,
       splits: { train: { docs: 24, chars: 45_000, shards: 1 }, heldout: { docs: 2, chars: 2_100, shards: 1 } },
       stoppedAtMaxDocs: false,
-      sources: [{ source: 'brown', docs: 29, malformed: 1, malformedExamples: [], invalidUtf8Repaired: 0, skippedFiles: [] }],
+      sources: [{ source: 'brown', docs: 29, malformed: 1, malformedExamples: [], invalidUtf8Repaired: 0, skippedFiles: { symlink: 2 } }],
     };
     writeJson(join(runDir, 'corpus', 'stats.json'), stats);
     writeJson(join(runDir, 'corpus', 'manifest.json'), manifest('corpus', stats));

@@ -254,3 +254,11 @@ test('numbers are formatted for reading', () => {
   assert.equal(formatSigned(-6.6), '−6.6');
   assert.equal(formatSigned(0.5), '+0.5');
 });
+
+test('data section: skipped files are counted from the per-reason map prepare writes', async () => {
+  const data = sectionHtml(await full.doc, 'data');
+  const row = /<tr><td>brown<\/td>(.*?)<\/tr>/s.exec(data);
+  assert.ok(row, 'the sources table has a row for brown');
+  const cells = [...row[1]!.matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((m) => m[1]);
+  assert.equal(cells[cells.length - 1], '2', `cells: ${cells.join(' | ')}`);
+});
