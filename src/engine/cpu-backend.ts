@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { AdamWParams, Backend, DType, Tensor } from './backend.js';
+import { HostTensor, asMatrix, expectRank, expectShape, expectSize, formatShape as fmt, lastDim, shapeSize, type HostStorage } from './host-tensor.js';
 import { loadNativeAddon, type Isa, type NativeAddon, type NativeContext } from './native-addon.js';
 
 /**
@@ -26,33 +27,6 @@ export interface OpStat {
   calls: number;
 }
 
-type HostStorage = Float32Array | Int32Array;
-
-class CpuTensor implements Tensor {
-  readonly size: number;
-  constructor(
-    readonly dtype: DType,
-    readonly shape: readonly number[],
-    readonly offset: number,
-    readonly storage: HostStorage,
-  ) {
-    this.size = shapeSize(shape);
-  }
-}
-
-function shapeSize(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new RangeError(`invalid dimension ${d} in shape [${shape.join(', ')}]`);
-    n *= d;
-  }
-  return n;
-}
-
-function fmt(t: Tensor): string {
-  return `[${t.shape.join(', ')}]`;
-}
-
 /** The storage of a float tensor, after checking that the view lies inside it. */
 function f32(t: Tensor, what: string): Float32Array {
   const s = t.storage;
@@ -66,31 +40,6 @@ function i32(t: Tensor, what: string): Int32Array {
   if (t.dtype !== 'i32' || !(s instanceof Int32Array)) throw new RangeError(`${what}: expected an i32 host tensor, got ${t.dtype} ${fmt(t)}`);
   if (t.offset + t.size > s.length) throw new RangeError(`${what}: view [${t.offset}, ${t.offset + t.size}) lies outside its storage of ${s.length}`);
   return s;
-}
-
-function lastDim(t: Tensor, what: string): number {
-  if (t.shape.length === 0) throw new RangeError(`${what}: expected a tensor of rank >= 1, got a scalar`);
-  return t.shape[t.shape.length - 1]!;
-}
-
-/** (rows, cols) of a tensor read as a matrix: cols = last dimension. */
-function asMatrix(t: Tensor, what: string): [number, number] {
-  const cols = lastDim(t, what);
-  return [cols === 0 ? 0 : t.size / cols, cols];
-}
-
-function expectSize(t: Tensor, size: number, what: string): void {
-  if (t.size !== size) throw new RangeError(`${what}: expected ${size} elements, got ${t.size} (shape ${fmt(t)})`);
-}
-
-function expectShape(t: Tensor, shape: readonly number[], what: string): void {
-  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-    throw new RangeError(`${what}: expected shape [${shape.join(', ')}], got ${fmt(t)}`);
-  }
-}
-
-function expectRank(t: Tensor, rank: number, what: string): void {
-  if (t.shape.length !== rank) throw new RangeError(`${what}: expected rank ${rank}, got shape ${fmt(t)}`);
 }
 
 function expectNumber(x: number, what: string): void {
@@ -180,7 +129,7 @@ export class CpuBackend implements Backend {
     const size = shapeSize(shape);
     if (dtype !== 'f32' && dtype !== 'i32') throw new RangeError(`alloc: unknown dtype ${String(dtype)}`);
     const storage = dtype === 'f32' ? new Float32Array(size) : new Int32Array(size);
-    return new CpuTensor(dtype, [...shape], 0, storage);
+    return new HostTensor(dtype, [...shape], 0, storage);
   }
 
   view(t: Tensor, offset: number, shape: readonly number[]): Tensor {
@@ -189,7 +138,7 @@ export class CpuBackend implements Backend {
       throw new RangeError(`view: offset ${offset} + size ${size} does not fit inside a tensor of ${t.size} elements`);
     }
     const storage = t.dtype === 'f32' ? f32(t, 'view') : i32(t, 'view');
-    return new CpuTensor(t.dtype, [...shape], t.offset + offset, storage);
+    return new HostTensor(t.dtype, [...shape], t.offset + offset, storage);
   }
 
   upload(dst: Tensor, src: Float32Array | Int32Array): void {

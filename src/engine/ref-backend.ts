@@ -1,4 +1,5 @@
 import type { AdamWParams, Backend, DType, Tensor } from './backend.js';
+import { HostTensor, asMatrix, expectRank, expectShape, expectSize, formatShape as fmt, lastDim, shapeSize, type HostStorage } from './host-tensor.js';
 
 /**
  * The `ref` backend: every op of the engine contract in plain TypeScript, written to be obviously
@@ -8,33 +9,6 @@ import type { AdamWParams, Backend, DType, Tensor } from './backend.js';
  * Shape rule for 2-D ops (matmul, rows of rmsnorm / embedding / swiglu / cross-entropy): a tensor of
  * any rank is read as (rows, lastDim), rows = size / lastDim — so (B, T, C) activations are (N, C).
  */
-
-type HostStorage = Float32Array | Int32Array;
-
-class RefTensor implements Tensor {
-  readonly size: number;
-  constructor(
-    readonly dtype: DType,
-    readonly shape: readonly number[],
-    readonly offset: number,
-    readonly storage: HostStorage,
-  ) {
-    this.size = shapeSize(shape);
-  }
-}
-
-function shapeSize(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new RangeError(`invalid dimension ${d} in shape [${shape.join(', ')}]`);
-    n *= d;
-  }
-  return n;
-}
-
-function fmt(t: Tensor): string {
-  return `[${t.shape.join(', ')}]`;
-}
 
 /** The elements of a float tensor as a Float32Array view (no copy). */
 function f32(t: Tensor, what: string): Float32Array {
@@ -48,31 +22,6 @@ function i32(t: Tensor, what: string): Int32Array {
   return t.storage.subarray(t.offset, t.offset + t.size);
 }
 
-function lastDim(t: Tensor): number {
-  if (t.shape.length === 0) throw new RangeError('expected a tensor of rank >= 1, got a scalar');
-  return t.shape[t.shape.length - 1]!;
-}
-
-/** (rows, cols) of a tensor read as a matrix: cols = last dimension. */
-function asMatrix(t: Tensor): [number, number] {
-  const cols = lastDim(t);
-  return [cols === 0 ? 0 : t.size / cols, cols];
-}
-
-function expectSize(t: Tensor, size: number, what: string): void {
-  if (t.size !== size) throw new RangeError(`${what}: expected ${size} elements, got ${t.size} (shape ${fmt(t)})`);
-}
-
-function expectShape(t: Tensor, shape: readonly number[], what: string): void {
-  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-    throw new RangeError(`${what}: expected shape [${shape.join(', ')}], got ${fmt(t)}`);
-  }
-}
-
-function expectRank(t: Tensor, rank: number, what: string): void {
-  if (t.shape.length !== rank) throw new RangeError(`${what}: expected rank ${rank}, got shape ${fmt(t)}`);
-}
-
 export class RefBackend implements Backend {
   readonly name = 'ref';
 
@@ -81,7 +30,7 @@ export class RefBackend implements Backend {
   alloc(shape: readonly number[], dtype: DType = 'f32'): Tensor {
     const size = shapeSize(shape);
     const storage = dtype === 'f32' ? new Float32Array(size) : new Int32Array(size);
-    return new RefTensor(dtype, [...shape], 0, storage);
+    return new HostTensor(dtype, [...shape], 0, storage);
   }
 
   view(t: Tensor, offset: number, shape: readonly number[]): Tensor {
@@ -91,7 +40,7 @@ export class RefBackend implements Backend {
     }
     const storage = t.dtype === 'f32' ? f32(t, 'view') : i32(t, 'view');
     void storage; // validates that `t` belongs to this backend
-    return new RefTensor(t.dtype, [...shape], t.offset + offset, t.storage as HostStorage);
+    return new HostTensor(t.dtype, [...shape], t.offset + offset, t.storage as HostStorage);
   }
 
   upload(dst: Tensor, src: Float32Array | Int32Array): void {
