@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { AdamWParams, Backend, DType, Tensor } from './backend.js';
-import { HostTensor, asMatrix, expectRank, expectShape, expectSize, formatShape as fmt, lastDim, shapeSize, type HostStorage } from './host-tensor.js';
+import { allocHostTensor, viewHostTensor, asMatrix, expectRank, expectShape, expectSize, formatShape as fmt, lastDim } from './host-tensor.js';
 import { loadNativeAddon, type Isa, type NativeAddon, type NativeContext } from './native-addon.js';
 
 /**
@@ -126,19 +126,11 @@ export class CpuBackend implements Backend {
   // ---- memory ----
 
   alloc(shape: readonly number[], dtype: DType = 'f32'): Tensor {
-    const size = shapeSize(shape);
-    if (dtype !== 'f32' && dtype !== 'i32') throw new RangeError(`alloc: unknown dtype ${String(dtype)}`);
-    const storage = dtype === 'f32' ? new Float32Array(size) : new Int32Array(size);
-    return new HostTensor(dtype, [...shape], 0, storage);
+    return allocHostTensor(shape, dtype);
   }
 
   view(t: Tensor, offset: number, shape: readonly number[]): Tensor {
-    const size = shapeSize(shape);
-    if (!Number.isInteger(offset) || offset < 0 || offset + size > t.size) {
-      throw new RangeError(`view: offset ${offset} + size ${size} does not fit inside a tensor of ${t.size} elements`);
-    }
-    const storage = t.dtype === 'f32' ? f32(t, 'view') : i32(t, 'view');
-    return new HostTensor(t.dtype, [...shape], t.offset + offset, storage);
+    return viewHostTensor(t, offset, shape);
   }
 
   upload(dst: Tensor, src: Float32Array | Int32Array): void {

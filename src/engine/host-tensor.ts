@@ -57,3 +57,23 @@ export function expectShape(t: Tensor, shape: readonly number[], what: string): 
 export function expectRank(t: Tensor, rank: number, what: string): void {
   if (t.shape.length !== rank) throw new RangeError(`${what}: expected rank ${rank}, got shape ${formatShape(t)}`);
 }
+
+/** A zero-filled host tensor. */
+export function allocHostTensor(shape: readonly number[], dtype: DType = 'f32'): HostTensor {
+  const size = shapeSize(shape);
+  if (dtype !== 'f32' && dtype !== 'i32') throw new RangeError(`alloc: unknown dtype ${String(dtype)}`);
+  return new HostTensor(dtype, [...shape], 0, dtype === 'f32' ? new Float32Array(size) : new Int32Array(size));
+}
+
+/** A view `offset` elements into `t` (same storage), after checking it fits and `t` is a host tensor. */
+export function viewHostTensor(t: Tensor, offset: number, shape: readonly number[]): HostTensor {
+  const size = shapeSize(shape);
+  if (!Number.isInteger(offset) || offset < 0 || offset + size > t.size) {
+    throw new RangeError(`view: offset ${offset} + size ${size} does not fit inside a tensor of ${t.size} elements`);
+  }
+  const s = t.storage;
+  const hostOfDtype = t.dtype === 'f32' ? s instanceof Float32Array : t.dtype === 'i32' && s instanceof Int32Array;
+  if (!hostOfDtype) throw new RangeError(`view: expected a ${t.dtype} host tensor, got ${formatShape(t)} on another backend`);
+  if (t.offset + t.size > (s as HostStorage).length) throw new RangeError(`view: the viewed tensor lies outside its storage of ${(s as HostStorage).length}`);
+  return new HostTensor(t.dtype, [...shape], t.offset + offset, s as HostStorage);
+}

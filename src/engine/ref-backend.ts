@@ -1,5 +1,5 @@
 import type { AdamWParams, Backend, DType, Tensor } from './backend.js';
-import { HostTensor, asMatrix, expectRank, expectShape, expectSize, formatShape as fmt, lastDim, shapeSize, type HostStorage } from './host-tensor.js';
+import { allocHostTensor, viewHostTensor, asMatrix, expectRank, expectShape, expectSize, formatShape as fmt, lastDim } from './host-tensor.js';
 
 /**
  * The `ref` backend: every op of the engine contract in plain TypeScript, written to be obviously
@@ -28,19 +28,11 @@ export class RefBackend implements Backend {
   // ---- memory ----
 
   alloc(shape: readonly number[], dtype: DType = 'f32'): Tensor {
-    const size = shapeSize(shape);
-    const storage = dtype === 'f32' ? new Float32Array(size) : new Int32Array(size);
-    return new HostTensor(dtype, [...shape], 0, storage);
+    return allocHostTensor(shape, dtype);
   }
 
   view(t: Tensor, offset: number, shape: readonly number[]): Tensor {
-    const size = shapeSize(shape);
-    if (!Number.isInteger(offset) || offset < 0 || offset + size > t.size) {
-      throw new RangeError(`view: offset ${offset} + size ${size} does not fit inside a tensor of ${t.size} elements`);
-    }
-    const storage = t.dtype === 'f32' ? f32(t, 'view') : i32(t, 'view');
-    void storage; // validates that `t` belongs to this backend
-    return new HostTensor(t.dtype, [...shape], t.offset + offset, t.storage as HostStorage);
+    return viewHostTensor(t, offset, shape);
   }
 
   upload(dst: Tensor, src: Float32Array | Int32Array): void {
