@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { UserError } from '../common/errors.js';
 import type { RunConfig } from '../config/schema.js';
 import type { Backend } from '../engine/backend.js';
-import { saveModelFolder } from '../model/checkpoint.js';
 import { resolveModelConfig } from '../model/config.js';
 import { LlamaModel } from '../model/llama.js';
 import type { ModelConfig } from '../model/types.js';
@@ -12,10 +11,9 @@ import { MixtureSampler, type MixtureComponent } from '../tokens/mixture-sampler
 import { TokenDataset, listTokenShards, type TokenizedDocuments } from '../tokens/token-dataset.js';
 import type { BatchSource } from '../train/batch-source.js';
 import { heldoutBatches } from '../train/heldout-batches.js';
-import { hfModelStore } from '../train/hf-model-store.js';
 import { PackedBatchSource } from '../train/packed-batch-source.js';
-import { TrainingInterrupted, type TrainStageStats } from '../train/train-stage.js';
-import { train, type TrainerConfig } from '../train/trainer.js';
+import { trainIntoStage, type TrainStageStats } from '../train/train-stage.js';
+import type { TrainerConfig } from '../train/trainer.js';
 import { readDocList } from './doc-list-file.js';
 import { DocumentSubset } from './document-subset.js';
 import { MixtureBatchSource } from './mixture-batch-source.js';
@@ -134,19 +132,17 @@ export async function runArmTrainStage(opts: ArmTrainOptions): Promise<StageResu
           dataStats.real = describe(real);
         }
         const heldout = heldoutData ? heldoutBatches(heldoutData, tc.batchSize, tc.seqLen, framing, tc.evalTokens) : undefined;
-        const result = await train({
+        const result = await trainIntoStage({
           model,
           data,
           heldout,
           cfg: trainerCfg,
           dir: ctx.dir,
-          models: hfModelStore({ tokenizerJsonPath: tokenizerPath }),
+          tokenizerPath,
           shouldStop: opts.shouldStop,
           quiet: opts.quiet,
           log: opts.log,
         });
-        if (result.status === 'interrupted') throw new TrainingInterrupted(result.step, join(ctx.dir, 'checkpoint'));
-        saveModelFolder(ctx.dir, model, { tokenizerJsonPath: tokenizerPath });
         if (sampler) {
           const drawn = sampler.drawnTokens();
           for (const [name, n] of Object.entries(drawn)) dataStats[name]!.drawnTokens = n;

@@ -7,16 +7,15 @@ import { EMBED_STAGE, VECTORS_FILE } from '../embed/embed-stage.js';
 import { VectorsReader } from '../embed/vectors-file.js';
 import type { Backend } from '../engine/backend.js';
 import { inputHash, runStage, stageDir, type StageResult } from '../experiment/stage.js';
-import { loadModelFolder, saveModelFolder } from '../model/checkpoint.js';
+import { loadModelFolder } from '../model/checkpoint.js';
 import type { Batch, LanguageModel } from '../model/types.js';
 import { PAIRS_FILE, PAIRS_STAGE } from '../pairs/pair-stage.js';
 import { readPairsFile } from '../pairs/pairs-file.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { TokenDataset } from '../tokens/token-dataset.js';
-import { hfModelStore } from '../train/hf-model-store.js';
 import { resolveModelDir } from '../train/model-dir.js';
-import { TrainingInterrupted } from '../train/train-stage.js';
-import { heldoutLoss, train, type EvalMetrics } from '../train/trainer.js';
+import { trainIntoStage } from '../train/train-stage.js';
+import { heldoutLoss, type EvalMetrics } from '../train/trainer.js';
 import { pairBatches, type PairFramingTokens, type PairIndex } from './pair-rows.js';
 import { synthFraming } from './synth-framing.js';
 import { SynthesizerBatchSource } from './synthesizer-batch-source.js';
@@ -154,19 +153,17 @@ export async function runTuneStage(opts: TuneStageOptions): Promise<StageResult<
         }
 
         const data = new SynthesizerBatchSource(docs, split.train, B, framing, tok, seed);
-        const result = await train({
+        const result = await trainIntoStage({
           model,
           data,
           heldout: condEval.length > 0 ? condEval : undefined,
           cfg: { ...tc },
           dir: ctx.dir,
-          models: hfModelStore({ tokenizerJsonPath: tokenizerPath }),
+          tokenizerPath,
           shouldStop: opts.shouldStop,
           quiet: opts.quiet,
           log: opts.log,
         });
-        if (result.status === 'interrupted') throw new TrainingInterrupted(result.step, join(ctx.dir, 'checkpoint'));
-        saveModelFolder(ctx.dir, model, { tokenizerJsonPath: tokenizerPath });
 
         let evalOut: TuneEval | null = null;
         if (baselineUnconditional && baselineConditional) {

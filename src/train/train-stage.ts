@@ -14,7 +14,7 @@ import { heldoutBatches } from './heldout-batches.js';
 import { hfModelStore } from './hf-model-store.js';
 import { resolveModelDir } from './model-dir.js';
 import { PackedBatchSource } from './packed-batch-source.js';
-import { train, type EvalMetrics, type TrainerConfig } from './trainer.js';
+import { train, type EvalMetrics, type TrainerConfig, type TrainOptions, type TrainResult } from './trainer.js';
 
 export interface TrainStageOptions {
   cfg: RunConfig;
@@ -50,6 +50,21 @@ export class TrainingInterrupted extends Error {
     super(`training interrupted after step ${step}; checkpoint in ${checkpointDir} — rerun the same command to resume`);
     this.name = 'TrainingInterrupted';
   }
+}
+
+/**
+ * The training step every model stage shares (baseline, synthesizer, the experiment's runs): train in
+ * the stage folder with Hugging Face checkpoints, turn an interrupt into `TrainingInterrupted`, and
+ * save the final model as the stage's Hugging Face folder.
+ */
+export async function trainIntoStage(
+  opts: Omit<TrainOptions, 'dir' | 'models' | 'model'> & { model: LlamaModel; dir: string; tokenizerPath: string },
+): Promise<TrainResult> {
+  const { tokenizerPath, ...trainOpts } = opts;
+  const result = await train({ ...trainOpts, models: hfModelStore({ tokenizerJsonPath: tokenizerPath }) });
+  if (result.status === 'interrupted') throw new TrainingInterrupted(result.step, join(opts.dir, 'checkpoint'));
+  saveModelFolder(opts.dir, opts.model, { tokenizerJsonPath: tokenizerPath });
+  return result;
 }
 
 /**
@@ -108,19 +123,17 @@ export async function runTrainStage(opts: TrainStageOptions): Promise<StageResul
         const framing = { bos: special.bos, eos: special.eos, sep: special.sep, pad: special.pad };
         const data = new PackedBatchSource(trainData, tc.batchSize, tc.seqLen, framing, seed, `${tokensDir} (${tc.trainSplit})`);
         const heldout = heldoutData ? heldoutBatches(heldoutData, tc.batchSize, tc.seqLen, framing, tc.evalTokens) : undefined;
-        const result = await train({
+        const result = await trainIntoStage({
           model,
           data,
           heldout,
           cfg: trainerCfg,
           dir: ctx.dir,
-          models: hfModelStore({ tokenizerJsonPath: tokenizerPath }),
+          tokenizerPath,
           shouldStop: opts.shouldStop,
           quiet: opts.quiet,
           log: opts.log,
         });
-        if (result.status === 'interrupted') throw new TrainingInterrupted(result.step, join(ctx.dir, 'checkpoint'));
-        saveModelFolder(ctx.dir, model, { tokenizerJsonPath: tokenizerPath });
         return {
           modelConfig,
           numParams: model.numParams,
