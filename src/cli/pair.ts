@@ -69,6 +69,7 @@ export function formatPairSummary(dir: string, s: PairStageStats, skipped: boole
   lines.push(`  α = ${alpha}${s.alpha.mode === 'quantile' ? ` (quantile ${s.alpha.quantile})` : ''}: ${formatCount(s.pairs)} pairs of ${formatCount(s.candidates)} candidates`);
   lines.push(`  dropped: ${s.drops.self} self, ${s.drops.beyond_k} beyond k, ${s.drops.below_alpha} below α, ${s.drops.near_duplicate} near-duplicate`);
   lines.push(`  ${pct(s.partners.shareWithPartner)} of documents have a partner (mean ${s.partners.meanPerDocument.toFixed(2)} per document)`);
+  if (s.exactFallback > 0) lines.push(`  ${formatCount(s.exactFallback)} queries the HNSW graph could not lead to their own document were searched exactly`);
   if (s.recall) lines.push(`  recall@${s.recall.k} vs exact search: ${s.recall.value.toFixed(4)} on ${s.recall.sample} documents`);
   const reused = s.indexReused || s.searchBlocksReused > 0 ? ` (resumed: ${s.indexReused ? 'index, ' : ''}${s.searchBlocksReused}/${s.searchBlocks} blocks)` : '';
   lines.push(`  ${s.seconds.total.toFixed(1)} s: index ${s.seconds.index.toFixed(1)}, search ${s.seconds.search.toFixed(1)}, recall ${s.seconds.recall.toFixed(1)}, texts ${s.seconds.texts.toFixed(1)}${reused}`);

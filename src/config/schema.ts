@@ -171,6 +171,7 @@ export const PairConfigSchema = z
     connectivity: z.number().int().min(2).max(256).default(16), // HNSW graph degree M
     expansionAdd: z.number().int().min(1).max(4096).default(64), // HNSW candidate list while building (recall@10 0.997 at 100k in bench/pairs.ts)
     expansionSearch: z.number().int().min(1).max(4096).default(64), // HNSW candidate list while searching (at least k+1)
+    parallelBuildFrom: z.number().int().min(0).default(50_000), // (ours) smaller indexes are built one insertion at a time: deterministic, no lost nodes
     nearDuplicate: z.boolean().default(true), // drop pairs whose texts are near-duplicates
     nearDuplicateJaccard: z.number().min(0).max(1).default(0.8), // (ours) MinHash Jaccard on word shingles at or above this is a near-duplicate
     shingleWords: z.number().int().min(1).max(64).default(5), // (ours) words per shingle

@@ -1,5 +1,5 @@
 import { UserError } from '../common/errors.js';
-import { AnnIndex, type AnnParams } from './ann-index.js';
+import { AnnIndex, PARALLEL_BUILD_FROM, type AnnParams } from './ann-index.js';
 import { passesAlpha, resolveAlpha, type ResolvedAlpha } from './alpha-threshold.js';
 import { MinHasher, estimateJaccard } from './minhash.js';
 import { nativeExactSearch } from './native-exact-search.js';
@@ -94,6 +94,8 @@ export interface PairStats {
   searchBlocks: number;
   searchBlocksReused: number;
   indexReused: boolean;
+  /** Queries of this attempt's search that HNSW could not lead back to their own document, searched again exactly. */
+  exactFallback: number;
   seconds: { index: number; search: number; recall: number; texts: number; total: number };
 }
 
@@ -154,7 +156,7 @@ export async function minePairs(set: VectorSet, texts: TextSource, opts: PairMin
       const step = 8192;
       for (let i = 0; i < live.length; i += step) {
         const end = Math.min(i + step, live.length);
-        ann.add(liveVectors.subarray(i * dim, end * dim), live.subarray(i, end), opts.threads);
+        ann.add(liveVectors.subarray(i * dim, end * dim), live.subarray(i, end), opts.threads, live.length < (opts.ann.parallelBuildFrom ?? PARALLEL_BUILD_FROM));
         progress('index', end, live.length);
       }
       hooks.checkpoint?.saveIndex(ann);
@@ -167,6 +169,7 @@ export async function minePairs(set: VectorSet, texts: TextSource, opts: PairMin
   const blocks = Math.ceil(live.length / opts.searchBlock);
   const found: Neighbours[] = [];
   let blocksReused = 0;
+  let exactFallback = 0;
   for (let b = 0; b < blocks; b++) {
     const start = b * opts.searchBlock;
     const end = Math.min(start + opts.searchBlock, live.length);
@@ -175,7 +178,10 @@ export async function minePairs(set: VectorSet, texts: TextSource, opts: PairMin
     if (result) blocksReused++;
     else {
       const queries = liveVectors.subarray(start * dim, end * dim);
-      result = ann ? ann.search(queries, kk, opts.threads) : exactNeighbours(liveVectors, live, queries, dim, kk, opts.threads);
+      if (ann) {
+        result = ann.search(queries, kk, opts.threads);
+        exactFallback += searchLostExactly(result, live.subarray(start, end), liveVectors, live, queries, dim, opts.threads);
+      } else result = exactNeighbours(liveVectors, live, queries, dim, kk, opts.threads);
       hooks.checkpoint?.saveBlock(b, result);
     }
     found.push(result);
@@ -278,6 +284,7 @@ export async function minePairs(set: VectorSet, texts: TextSource, opts: PairMin
     searchBlocks: blocks,
     searchBlocksReused: blocksReused,
     indexReused,
+    exactFallback,
     seconds: { index: indexSeconds, search: searchSeconds, recall: recallSeconds, texts: textsSeconds, total: (performance.now() - t0) / 1000 },
   };
   return { pairs, stats, samples };
@@ -315,6 +322,29 @@ function gatherRows(vectors: Float32Array, dim: number, rows: Uint32Array): Floa
   const out = new Float32Array(rows.length * dim);
   for (let i = 0; i < rows.length; i++) out.set(vectors.subarray(rows[i]! * dim, (rows[i]! + 1) * dim), i * dim);
   return out;
+}
+
+/**
+ * An index built in parallel loses a few nodes (see `AnnIndex.add`): such a document gets
+ * neighbours from elsewhere and never finds itself. A query whose own row is missing from its
+ * results is the visible sign, so it is searched again exactly and its results replaced in place.
+ * Returns how many were.
+ */
+export function searchLostExactly(result: Neighbours, selfRows: Uint32Array, liveVectors: Float32Array, live: Uint32Array, queries: Float32Array, dim: number, threads: number): number {
+  const k = result.k;
+  const lost: number[] = [];
+  for (let i = 0; i < result.queries; i++) {
+    let found = false;
+    for (let j = 0; j < k && !found; j++) found = result.rows[i * k + j] === selfRows[i];
+    if (!found) lost.push(i);
+  }
+  if (lost.length === 0) return 0;
+  const exact = exactNeighbours(liveVectors, live, gatherRows(queries, dim, Uint32Array.from(lost)), dim, k, threads);
+  lost.forEach((i, m) => {
+    result.rows.set(exact.rows.subarray(m * k, (m + 1) * k), i * k);
+    result.sims.set(exact.sims.subarray(m * k, (m + 1) * k), i * k);
+  });
+  return lost.length;
 }
 
 /** Exact search over the live rows; results are mapped back to vector-set rows. */

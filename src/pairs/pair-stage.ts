@@ -55,7 +55,7 @@ export function minerOptions(cfg: PairConfig, seed: number, threads: number): Pa
     alpha: cfg.alpha,
     alphaQuantile: cfg.alphaQuantile,
     search: cfg.search,
-    ann: { quantization: cfg.quantization, connectivity: cfg.connectivity, expansionAdd: cfg.expansionAdd, expansionSearch: cfg.expansionSearch },
+    ann: { quantization: cfg.quantization, connectivity: cfg.connectivity, expansionAdd: cfg.expansionAdd, expansionSearch: cfg.expansionSearch, parallelBuildFrom: cfg.parallelBuildFrom },
     nearDuplicate: { threshold: cfg.nearDuplicate ? cfg.nearDuplicateJaccard : null, shingleWords: cfg.shingleWords, permutations: cfg.minhashPermutations },
     recallSample: cfg.recallSample,
     samples: cfg.samples,

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UserError } from '../../src/common/errors.js';
-import { minePairs, type PairMinerOptions, type DocumentText, type SearchCheckpoint } from '../../src/pairs/pair-miner.js';
+import { minePairs, searchLostExactly, type PairMinerOptions, type DocumentText, type SearchCheckpoint } from '../../src/pairs/pair-miner.js';
 import { exactSearch } from '../../src/pairs/exact-search.js';
 import { normalizeRows, type VectorSet } from '../../src/pairs/vector-set.js';
 import type { Neighbours } from '../../src/pairs/neighbours.js';
@@ -239,3 +239,25 @@ for (const [name, make, re] of badInputs) {
     await assert.rejects(minePairs(set, () => texts, opts({ k: 1 }), { origin: 'vectors.bin' }), (err: unknown) => err instanceof UserError && re.test(err.message));
   });
 }
+
+test('a query HNSW could not lead back to its own document is searched again exactly', () => {
+  // Four unit vectors in 3-d; rows 0 and 1 are close, 2 and 3 are close.
+  const raw = Float32Array.from([1, 0, 0, 0.99, 0.14, 0, 0, 1, 0, 0, 0.99, 0.14]);
+  const dim = 3;
+  const vectors = normalizeRows(raw, dim);
+  const live = Uint32Array.from([0, 1, 2, 3]);
+  const k = 2;
+  // What an island in the graph looks like: query 2 got rows 0 and 1 (not itself); query 0 is fine.
+  const result: Neighbours = {
+    k,
+    queries: 2,
+    rows: Int32Array.from([0, 1, 0, 1]),
+    sims: Float32Array.from([1, 0.99, 0.1, 0.1]),
+  };
+  const queries = Float32Array.from([...vectors.subarray(0, 3), ...vectors.subarray(6, 9)]);
+  const redone = searchLostExactly(result, Uint32Array.from([0, 2]), vectors, live, queries, dim, 1);
+  assert.equal(redone, 1);
+  assert.deepEqual([...result.rows], [0, 1, 2, 3], 'query 0 untouched, query 2 replaced by exact results');
+  assert.ok(Math.abs(result.sims[2]! - 1) < 1e-6 && result.sims[3]! > 0.98 && result.sims[3]! < 1);
+  assert.equal(searchLostExactly(result, Uint32Array.from([0, 2]), vectors, live, queries, dim, 1), 0, 'nothing left to repair');
+});

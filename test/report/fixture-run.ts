@@ -123,7 +123,7 @@ export function writeFixtureRun(runDir: string, parts: readonly FixturePart[] = 
       drops: { self: 24, beyond_k: 276, below_alpha: 3000 - nPairs - 3, near_duplicate: 3 },
       similarity: { candidates, pairs: kept, candidateSummary: { min: 0.1, mean: 0.55, max: 0.99 }, pairSummary: { min: 0.75, mean: 0.8, max: 0.99 } },
       partners: { perDocument: [10, 8, 6], meanPerDocument: 0.83, shareWithPartner: 0.58, shareInAnyPair: 0.7, maxAsD2: 4 },
-      recall: null, searchBlocks: 1, searchBlocksReused: 0, indexReused: false, seconds: { index: 0, search: 0.1, recall: 0, texts: 0.1, total: 0.2 },
+      recall: null, searchBlocks: 1, searchBlocksReused: 0, indexReused: false, exactFallback: 0, seconds: { index: 0, search: 0.1, recall: 0, texts: 0.1, total: 0.2 },
     };
     writeJson(join(runDir, 'pairs', 'stats.json'), stats);
     writeJson(join(runDir, 'pairs', 'manifest.json'), manifest('pairs', stats));
