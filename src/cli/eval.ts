@@ -1,8 +1,8 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { runDirOf, saveResolvedConfig } from '../config/load.js';
 import { runEvalStage } from '../eval/eval-stage.js';
 import { formatResultsTable } from '../eval/results-table.js';
-import { addCommonOptions, loadCommandConfig, parsePositiveInt, type CommonFlags } from './common.js';
+import { addCommonOptions, loadCommandConfig, parseNumberFlag, parsePositiveInt, type CommonFlags } from './common.js';
 
 interface EvalFlags extends CommonFlags {
   models?: string;
@@ -22,7 +22,7 @@ export function register(program: Command): void {
     .option('-t, --task <file>', 'a JSONL task file (repeatable; adds to eval.tasks)', (v: string, prev: string[]) => [...prev, v], [])
     .addOption(new Option('--window <n>', 'input tokens per scoring row (eval.window)').argParser(parsePositiveInt('--window')))
     .addOption(new Option('--max-docs <n>', 'documents per perplexity set (eval.maxDocs)').argParser(parsePositiveInt('--max-docs')))
-    .addOption(new Option('--cloze <n>', 'held-out cloze passages, 0 = none (eval.cloze.passages)').argParser(parseWholeNumber('--cloze')))
+    .addOption(new Option('--cloze <n>', 'held-out cloze passages, 0 = none (eval.cloze.passages)').argParser(parseNumberFlag('--cloze', { min: 0, integer: true })))
     .addOption(new Option('--backend <kind>', 'compute backend (eval.backend)').choices(['auto', 'cpu', 'ref']))
     .action(async (flags: EvalFlags) => {
       const ev: Record<string, unknown> = { window: flags.window, maxDocs: flags.maxDocs, backend: flags.backend };
@@ -42,10 +42,3 @@ export function register(program: Command): void {
   program.addCommand(cmd);
 }
 
-function parseWholeNumber(flag: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a whole number >= 0, got "${v}"`);
-    return n;
-  };
-}

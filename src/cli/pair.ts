@@ -1,7 +1,7 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { formatCount } from '../common/progress.js';
 import { runPairStage, PAIRS_FILE, type PairStageStats } from '../pairs/pair-stage.js';
-import { addCommonOptions, loadCommandConfig, parsePositiveInt, type CommonFlags } from './common.js';
+import { addCommonOptions, loadCommandConfig, parseNumberFlag, parsePositiveInt, type CommonFlags } from './common.js';
 
 /** Test hook: fail after this many searched blocks, to exercise resume end to end. */
 const FAULT_ENV = 'SBP_PAIR_FAIL_AFTER_BLOCKS';
@@ -15,13 +15,6 @@ interface PairFlags extends CommonFlags {
   nearDuplicate?: boolean;
 }
 
-function parseUnit(flag: string, lo: number, hi: number) {
-  return (v: string): number => {
-    const x = Number(v);
-    if (v.trim() === '' || !Number.isFinite(x) || x < lo || x > hi) throw new InvalidArgumentError(`${flag} must be a number from ${lo} to ${hi}, got "${v}"`);
-    return x;
-  };
-}
 
 export function register(program: Command): void {
   const cmd = new Command('pair').description(
@@ -29,8 +22,8 @@ export function register(program: Command): void {
   );
   addCommonOptions(cmd)
     .addOption(new Option('-k, --k <n>', 'neighbours considered per document (default 10)').argParser(parsePositiveInt('--k')))
-    .addOption(new Option('--alpha <sim>', 'keep pairs with cosine similarity above this (default 0.75)').argParser(parseUnit('--alpha', -1, 1)))
-    .addOption(new Option('--alpha-quantile <q>', 'instead of --alpha: α is this quantile of the candidate similarities, e.g. 0.9 keeps the top 10%').argParser(parseUnit('--alpha-quantile', 0, 1)))
+    .addOption(new Option('--alpha <sim>', 'keep pairs with cosine similarity above this (default 0.75)').argParser(parseNumberFlag('--alpha', { min: -1, max: 1 })))
+    .addOption(new Option('--alpha-quantile <q>', 'instead of --alpha: α is this quantile of the candidate similarities, e.g. 0.9 keeps the top 10%').argParser(parseNumberFlag('--alpha-quantile', { min: 0, max: 1 })))
     .option('--exact', 'exact (brute-force) search instead of HNSW, for small corpora')
     .addOption(new Option('--quantization <type>', 'vectors inside the HNSW index (default f16; i8 ≈ 8-bit ScaNN)').choices(['f16', 'i8', 'f32']))
     .option('--no-near-duplicate', 'keep pairs whose texts are near-duplicates')

@@ -9,7 +9,7 @@ import { sampleTexts } from '../sample/sample-texts.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { resolveModelDir } from '../train/model-dir.js';
 import { openBackend } from '../train/open-backend.js';
-import { addCommonOptions, loadCommandConfig, parsePositiveInt, type CommonFlags } from './common.js';
+import { addCommonOptions, loadCommandConfig, parseNumberFlag, parsePositiveInt, type CommonFlags } from './common.js';
 
 interface SampleFlags extends CommonFlags {
   model: string;
@@ -36,10 +36,10 @@ export function register(program: Command): void {
     .option('--prompts-file <file>', 'prompts, one per line (.txt) or {"prompt": ...} per line (.jsonl)')
     .addOption(new Option('-n, --n <n>', 'samples per prompt (sample.n)').argParser(parsePositiveInt('--n')))
     .addOption(new Option('--max-tokens <n>', 'new tokens per sample, at most (sample.maxTokens)').argParser(parsePositiveInt('--max-tokens')))
-    .addOption(new Option('--temperature <x>', '0 = greedy (sample.temperature)').argParser(parseNumber('--temperature', 0, Infinity)))
-    .addOption(new Option('--top-p <x>', 'nucleus mass in (0, 1] (sample.topP)').argParser(parseNumber('--top-p', Number.MIN_VALUE, 1)))
-    .addOption(new Option('--top-k <n>', '0 = off (sample.topK)').argParser(parseNumber('--top-k', 0, Infinity)))
-    .addOption(new Option('--seed <n>', 'random seed (sample.seed)').argParser(parseNumber('--seed', 0, Infinity)))
+    .addOption(new Option('--temperature <x>', '0 = greedy (sample.temperature)').argParser(parseNumberFlag('--temperature', { min: 0 })))
+    .addOption(new Option('--top-p <x>', 'nucleus mass in (0, 1] (sample.topP)').argParser(parseNumberFlag('--top-p', { min: 0, max: 1, minOpen: true })))
+    .addOption(new Option('--top-k <n>', '0 = off (sample.topK)').argParser(parseNumberFlag('--top-k', { min: 0, integer: true })))
+    .addOption(new Option('--seed <n>', 'random seed (sample.seed)').argParser(parseNumberFlag('--seed', { min: 0, integer: true })))
     .addOption(new Option('--batch-size <n>', 'sequences decoded together (sample.batchSize)').argParser(parsePositiveInt('--batch-size')))
     .option('-o, --out <file>', 'write JSONL here instead of printing it')
     .addOption(new Option('--backend <kind>', 'compute backend').choices(['auto', 'cpu', 'ref']).default('auto'))
@@ -71,13 +71,6 @@ export function register(program: Command): void {
   program.addCommand(cmd);
 }
 
-function parseNumber(flag: string, min: number, max: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${flag} must be a number in [${min}, ${max}], got "${v}"`);
-    return n;
-  };
-}
 
 function readPrompts(path: string): string[] {
   if (!existsSync(path)) throw new UserError(`--prompts-file: ${path} not found`);

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { UserError } from '../common/errors.js';
 import { resolveConfig, runDirOf } from '../config/load.js';
 import { startServer } from '../serve/server.js';
 import { resolveModelDir } from '../train/model-dir.js';
-import { parsePositiveInt } from './common.js';
+import { parseNumberFlag, parsePositiveInt } from './common.js';
 
 interface ServeFlags {
   config?: string;
@@ -36,7 +36,7 @@ export function register(program: Command): void {
     .option('--model-name <id>', 'the model id clients ask for (default: the folder name)')
     .option('--tokenizer <file>', "tokenizer.json (default: the model folder's, else the run's)")
     .option('--host <host>', 'address to listen on (serve.host, default 127.0.0.1)')
-    .addOption(new Option('--port <n>', 'port; 0 = any free port (serve.port, default 8000)').argParser(parsePort))
+    .addOption(new Option('--port <n>', 'port; 0 = any free port (serve.port, default 8000)').argParser(parseNumberFlag('--port', { min: 0, max: 65_535, integer: true })))
     .addOption(new Option('--max-batch <n>', 'sequences decoded together (serve.maxBatch, default 16)').argParser(parsePositiveInt('--max-batch')))
     .addOption(new Option('--threads <n>', 'backend threads (default: all cores)').argParser(parsePositiveInt('--threads')))
     .addOption(new Option('--backend <kind>', 'compute backend (serve.backend)').choices(['auto', 'cpu', 'ref']))
@@ -96,8 +96,3 @@ export function register(program: Command): void {
   program.addCommand(cmd);
 }
 
-function parsePort(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new InvalidArgumentError(`--port must be a whole number in [0, 65535], got "${v}"`);
-  return n;
-}

@@ -3,7 +3,7 @@ import { formatCount } from '../common/progress.js';
 import { SynthesisInterrupted, runSynthesizeStage, type SynthesizeStats } from '../synth/synthesize-stage.js';
 import type { QualityRates } from '../synth/synth-quality.js';
 import { openBackend } from '../train/open-backend.js';
-import { addCommonOptions, loadCommandConfig, parsePositiveInt, type CommonFlags } from './common.js';
+import { addCommonOptions, loadCommandConfig, parseNumberFlag, parsePositiveInt, runInterruptible, type CommonFlags } from './common.js';
 
 interface SynthesizeFlags extends CommonFlags {
   model?: string;
@@ -33,8 +33,8 @@ export function register(program: Command): void {
     .addOption(new Option('--engine <kind>', 'where sampling runs (synthesize.engine)').choices(['local', 'http']))
     .option('--base-url <url>', 'http engine: the server\'s OpenAI base URL, e.g. http://127.0.0.1:8000/v1 (synthesize.http.baseUrl)')
     .addOption(new Option('--target-tokens <n>', 'stop once kept documents hold this many tokens (synthesize.targetTokens)').argParser(parsePositiveInt('--target-tokens')))
-    .addOption(new Option('--temperature <x>', 'sampling temperature (synthesize.temperature)').argParser(parseNumber('--temperature', 0, Infinity)))
-    .addOption(new Option('--top-p <x>', 'nucleus mass in (0, 1] (synthesize.topP)').argParser(parseNumber('--top-p', Number.MIN_VALUE, 1)))
+    .addOption(new Option('--temperature <x>', 'sampling temperature (synthesize.temperature)').argParser(parseNumberFlag('--temperature', { min: 0 })))
+    .addOption(new Option('--top-p <x>', 'nucleus mass in (0, 1] (synthesize.topP)').argParser(parseNumberFlag('--top-p', { min: 0, max: 1, minOpen: true })))
     .addOption(new Option('--max-tokens <n>', 'd2 tokens at most (synthesize.maxTokens; default: what the context leaves)').argParser(parsePositiveInt('--max-tokens')))
     .addOption(new Option('--seeds-per-shard <n>', 'seeds per output shard (synthesize.seedsPerShard)').argParser(parsePositiveInt('--seeds-per-shard')))
     .addOption(new Option('--concurrency <n>', 'http engine: requests in flight (synthesize.http.concurrency)').argParser(parsePositiveInt('--concurrency')))
@@ -53,17 +53,9 @@ export function register(program: Command): void {
       };
       const { cfg, runDir } = loadCommandConfig(flags, { synthesize });
       const log = (line: string) => process.stderr.write(`${line}\n`);
-      let stopRequested = false;
-      const onSigint = () => {
-        if (stopRequested) process.exit(130);
-        stopRequested = true;
-        log('interrupt: finishing the current shard (Ctrl-C again to quit at once; the unfinished shard is redone on resume)');
-      };
-      process.on('SIGINT', onSigint);
+      const interrupt = { onInterrupt: 'finishing the current shard (Ctrl-C again to quit at once; the unfinished shard is redone on resume)', stopAfterEnv: STOP_ENV, interrupted: SynthesisInterrupted, log };
       const failAfter = process.env[FAIL_ENV] ? Number(process.env[FAIL_ENV]) : undefined;
-      const stopAfter = process.env[STOP_ENV] ? Number(process.env[STOP_ENV]) : undefined;
-      let shardsHere = 0;
-      try {
+      await runInterruptible(interrupt, async (shouldStop) => {
         const r = await runSynthesizeStage({
           runDir,
           config: cfg.synthesize,
@@ -76,30 +68,14 @@ export function register(program: Command): void {
           quiet: flags.quiet,
           log,
           failAfterShards: failAfter,
-          shouldStop: () => stopRequested || (stopAfter !== undefined && ++shardsHere >= stopAfter),
+          shouldStop,
         });
         process.stdout.write(formatSynthesizeSummary(`${runDir}/synth`, r.manifest.stats, r.skipped));
-      } catch (err) {
-        if (err instanceof SynthesisInterrupted) {
-          log(`sbp: ${err.message}`);
-          process.exitCode = 130;
-          return;
-        }
-        throw err;
-      } finally {
-        process.off('SIGINT', onSigint);
-      }
+      });
     });
   program.addCommand(cmd);
 }
 
-function parseNumber(flag: string, min: number, max: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${flag} must be a number in [${min}, ${max}], got "${v}"`);
-    return n;
-  };
-}
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
 

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { formatCount } from '../common/progress.js';
 import { openBackend } from '../train/open-backend.js';
 import { TrainingInterrupted, runTrainStage, type TrainStageStats } from '../train/train-stage.js';
-import { addCommonOptions, loadCommandConfig, parsePositiveInt, type CommonFlags } from './common.js';
+import { addCommonOptions, loadCommandConfig, parseNumberFlag, parsePositiveInt, runInterruptible, type CommonFlags } from './common.js';
 
 interface TrainFlags extends CommonFlags {
   model: string;
@@ -29,7 +29,7 @@ export function register(program: Command): void {
     .addOption(new Option('--total-tokens <n>', 'token budget instead of steps (train.totalTokens)').argParser(parsePositiveInt('--total-tokens')))
     .addOption(new Option('--batch-size <n>', 'sequences per micro-batch (train.batchSize)').argParser(parsePositiveInt('--batch-size')))
     .addOption(new Option('--seq-len <n>', 'tokens per sequence (train.seqLen)').argParser(parsePositiveInt('--seq-len')))
-    .addOption(new Option('--lr <x>', 'peak learning rate (train.lr)').argParser(parsePositiveNumber('--lr')))
+    .addOption(new Option('--lr <x>', 'peak learning rate (train.lr)').argParser(parseNumberFlag('--lr', { min: 0, minOpen: true })))
     .option('--init-from <model>', 'start from this model folder or run model (fine-tuning; train.initFrom)')
     .addOption(new Option('--backend <kind>', 'compute backend (train.backend)').choices(['auto', 'cpu', 'ref']))
     .option('--preset <name>', 'model preset (model.preset)')
@@ -39,16 +39,8 @@ export function register(program: Command): void {
       };
       const { cfg, runDir } = loadCommandConfig(flags, { train, model: { preset: flags.preset } });
       const log = (line: string) => process.stderr.write(`${line}\n`);
-      let stopRequested = false;
-      const onSigint = () => {
-        if (stopRequested) process.exit(130); // a second Ctrl-C: leave without a checkpoint
-        stopRequested = true;
-        log('interrupt: finishing the current step and writing a checkpoint (Ctrl-C again to quit without one)');
-      };
-      process.on('SIGINT', onSigint);
-      const stopAfter = process.env[STOP_ENV] ? Number(process.env[STOP_ENV]) : undefined;
-      let stepsHere = 0;
-      try {
+      const interrupt = { onInterrupt: 'finishing the current step and writing a checkpoint (Ctrl-C again to quit without one)', stopAfterEnv: STOP_ENV, interrupted: TrainingInterrupted, log };
+      await runInterruptible(interrupt, async (shouldStop) => {
         const result = await runTrainStage({
           cfg,
           runDir,
@@ -57,30 +49,14 @@ export function register(program: Command): void {
           force: flags.force,
           quiet: flags.quiet,
           log,
-          shouldStop: () => stopRequested || (stopAfter !== undefined && ++stepsHere >= stopAfter),
+          shouldStop,
         });
         process.stdout.write(formatTrainSummary(`${runDir}/models/${flags.model}`, result.manifest.stats, result.skipped));
-      } catch (err) {
-        if (err instanceof TrainingInterrupted) {
-          log(`sbp: ${err.message}`);
-          process.exitCode = 130;
-          return;
-        }
-        throw err;
-      } finally {
-        process.off('SIGINT', onSigint);
-      }
+      });
     });
   program.addCommand(cmd);
 }
 
-function parsePositiveNumber(flag: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} must be a positive number, got "${v}"`);
-    return n;
-  };
-}
 
 export function formatTrainSummary(dir: string, s: TrainStageStats, skipped: boolean): string {
   const lines = [`model: ${dir}${skipped ? ' (already trained with this config and data; use --force to retrain)' : ''}`];

@@ -3,7 +3,7 @@ import { formatCount } from '../common/progress.js';
 import { runTuneStage, type TuneStageStats } from '../synth/tune-stage.js';
 import { openBackend } from '../train/open-backend.js';
 import { TrainingInterrupted } from '../train/train-stage.js';
-import { addCommonOptions, loadCommandConfig, parsePositiveInt, type CommonFlags } from './common.js';
+import { addCommonOptions, loadCommandConfig, parseNumberFlag, parsePositiveInt, runInterruptible, type CommonFlags } from './common.js';
 
 interface TuneFlags extends CommonFlags {
   model: string;
@@ -30,23 +30,15 @@ export function register(program: Command): void {
     .addOption(new Option('--steps <n>', 'optimizer steps (tune.steps)').argParser(parsePositiveInt('--steps')))
     .addOption(new Option('--batch-size <n>', 'pairs per micro-batch (tune.batchSize)').argParser(parsePositiveInt('--batch-size')))
     .addOption(new Option('--seq-len <n>', 'tokens per row (tune.seqLen)').argParser(parsePositiveInt('--seq-len')))
-    .addOption(new Option('--lr <x>', 'peak learning rate (tune.lr)').argParser(parseFraction('--lr', 0, Infinity)))
-    .addOption(new Option('--d1-fraction <x>', 'share of the row d1 may take, in (0, 1) (tune.d1Fraction)').argParser(parseFraction('--d1-fraction', 0, 1)))
+    .addOption(new Option('--lr <x>', 'peak learning rate (tune.lr)').argParser(parseNumberFlag('--lr', { min: 0, minOpen: true })))
+    .addOption(new Option('--d1-fraction <x>', 'share of the row d1 may take, in (0, 1) (tune.d1Fraction)').argParser(parseNumberFlag('--d1-fraction', { min: 0, max: 1, minOpen: true, maxOpen: true })))
     .addOption(new Option('--backend <kind>', 'compute backend (tune.backend)').choices(['auto', 'cpu', 'ref']))
     .action(async (flags: TuneFlags) => {
       const tune = { initFrom: flags.initFrom, steps: flags.steps, batchSize: flags.batchSize, seqLen: flags.seqLen, lr: flags.lr, d1Fraction: flags.d1Fraction, backend: flags.backend };
       const { cfg, runDir } = loadCommandConfig(flags, { tune });
       const log = (line: string) => process.stderr.write(`${line}\n`);
-      let stopRequested = false;
-      const onSigint = () => {
-        if (stopRequested) process.exit(130);
-        stopRequested = true;
-        log('interrupt: finishing the current step and writing a checkpoint (Ctrl-C again to quit without one)');
-      };
-      process.on('SIGINT', onSigint);
-      const stopAfter = process.env[STOP_ENV] ? Number(process.env[STOP_ENV]) : undefined;
-      let stepsHere = 0;
-      try {
+      const interrupt = { onInterrupt: 'finishing the current step and writing a checkpoint (Ctrl-C again to quit without one)', stopAfterEnv: STOP_ENV, interrupted: TrainingInterrupted, log };
+      await runInterruptible(interrupt, async (shouldStop) => {
         const r = await runTuneStage({
           runDir,
           config: cfg.tune,
@@ -57,30 +49,14 @@ export function register(program: Command): void {
           force: flags.force,
           quiet: flags.quiet,
           log,
-          shouldStop: () => stopRequested || (stopAfter !== undefined && ++stepsHere >= stopAfter),
+          shouldStop,
         });
         process.stdout.write(formatTuneSummary(`${runDir}/models/${flags.model}`, r.manifest.stats, r.skipped));
-      } catch (err) {
-        if (err instanceof TrainingInterrupted) {
-          log(`sbp: ${err.message}`);
-          process.exitCode = 130;
-          return;
-        }
-        throw err;
-      } finally {
-        process.off('SIGINT', onSigint);
-      }
+      });
     });
   program.addCommand(cmd);
 }
 
-function parseFraction(flag: string, lo: number, hi: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= lo || n >= hi) throw new Error(`${flag} must be a number in (${lo}, ${hi}), got "${v}"`);
-    return n;
-  };
-}
 
 export function formatTuneSummary(dir: string, s: TuneStageStats, skipped: boolean): string {
   const p = s.pairs;

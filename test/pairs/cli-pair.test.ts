@@ -98,7 +98,7 @@ test('sbp pair: user errors are named and exit with code 2', async () => {
 
   const badAlpha = runCli([...base, '--alpha', '1.5']);
   assert.notEqual(badAlpha.status, 0);
-  assert.match(badAlpha.stderr, /--alpha must be a number from -1 to 1/);
+  assert.match(badAlpha.stderr, /--alpha must be a number in \[-1, 1\]/);
 
   const badSet = runCli([...base, '--set', 'pair.quantization="i4"']);
   assert.equal(badSet.status, 2);
