@@ -1,10 +1,11 @@
 import { ApiError, invalidField } from './api-error.js';
 import type { PromptEncoder } from './prompt-encoder.js';
+import { MAX_LOGPROBS } from './token-logprobs.js';
 
 /** A validated `POST /v1/completions` body. */
 export interface CompletionRequest {
   prompts: Array<{ ids: Int32Array; text: string }>; // model input ids (bos included for text) and the text echoed back
-  maxTokens: number;
+  maxTokens: number; // 0 only with echo: the prompt alone (scored when logprobs is set)
   temperature: number;
   topP: number;
   topK: number; // 0 = off
@@ -14,6 +15,7 @@ export interface CompletionRequest {
   stream: boolean;
   includeUsage: boolean; // stream_options.include_usage: a last chunk carrying usage
   echo: boolean;
+  logprobs: number | null; // null: none; N in [0, 5]: each token's log-probability and the N most likely alternatives
   ignoreEos: boolean;
 }
 
@@ -50,9 +52,8 @@ export function parseCompletionRequest(body: unknown, limits: CompletionLimits, 
     const v = b[key];
     if (v !== undefined && v !== null && !neutral(v)) throw invalidField(key, `${key} is not supported by sbp serve; leave it out (or at its neutral value)`, 'unsupported_parameter');
   }
-  if (b.logprobs !== undefined && b.logprobs !== null && b.logprobs !== false) {
-    throw invalidField('logprobs', 'logprobs are not supported by sbp serve; leave the field out or set it to null', 'unsupported_parameter');
-  }
+  const logprobs = parseLogprobs(b.logprobs);
+  const echo = optionalBool(b, 'echo', false);
   const n = optionalInt(b, 'n', 1, 1, limits.maxN);
   if (b.best_of !== undefined && b.best_of !== null && b.best_of !== n) throw invalidField('best_of', `best_of is not supported by sbp serve unless it equals n (${n})`, 'unsupported_parameter');
   const stream = optionalBool(b, 'stream', false);
@@ -66,7 +67,8 @@ export function parseCompletionRequest(body: unknown, limits: CompletionLimits, 
   }
   const prompts = parsePrompts(b.prompt, limits, encoder);
   const explicitMax = b.max_tokens !== undefined && b.max_tokens !== null;
-  let maxTokens = optionalInt(b, 'max_tokens', DEFAULT_MAX_TOKENS, 1, Number.MAX_SAFE_INTEGER);
+  let maxTokens = optionalInt(b, 'max_tokens', DEFAULT_MAX_TOKENS, 0, Number.MAX_SAFE_INTEGER);
+  if (maxTokens === 0 && !echo) throw invalidField('max_tokens', 'max_tokens must be at least 1; 0 is allowed only with echo (it returns the prompt alone, with logprobs its scores)', 'invalid_value');
   const longest = Math.max(...prompts.map((p) => p.ids.length));
   if (!explicitMax) maxTokens = Math.max(1, Math.min(maxTokens, limits.maxSeqLen - longest));
   if (longest + maxTokens > limits.maxSeqLen) {
@@ -92,7 +94,8 @@ export function parseCompletionRequest(body: unknown, limits: CompletionLimits, 
     seed: b.seed === undefined || b.seed === null ? null : optionalInt(b, 'seed', 0, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
     stream,
     includeUsage,
-    echo: optionalBool(b, 'echo', false),
+    echo,
+    logprobs,
     ignoreEos: optionalBool(b, 'ignore_eos', false),
   };
 }
@@ -131,6 +134,17 @@ function parsePrompts(prompt: unknown, limits: CompletionLimits, encoder: Prompt
     if (Array.isArray(p)) return fromIds(p, `prompt[${i}]`);
     throw invalidField('prompt', `prompt[${i}] must be a string or an array of token ids, got ${describe(p)}`, 'invalid_type');
   });
+}
+
+/** `logprobs`: an integer in [0, 5] (legacy completions); false and null mean none. */
+function parseLogprobs(v: unknown): number | null {
+  if (v === undefined || v === null || v === false) return null;
+  if (typeof v !== 'number' || !Number.isInteger(v)) {
+    const hint = v === true ? ' (true is the chat API\'s spelling; /v1/completions takes the number of alternatives)' : '';
+    throw invalidField('logprobs', `logprobs must be an integer in [0, ${MAX_LOGPROBS}], got ${describe(v)}${hint}`, 'invalid_type');
+  }
+  if (v < 0 || v > MAX_LOGPROBS) throw invalidField('logprobs', `logprobs must be in [0, ${MAX_LOGPROBS}] (the most likely alternatives returned per token), got ${v}`, 'invalid_value');
+  return v;
 }
 
 function parseStop(stop: unknown): string[] {

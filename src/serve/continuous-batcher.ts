@@ -4,6 +4,7 @@ import { LogitsSampler, type SamplingOptions } from '../sample/logits-sampler.js
 import { Rng } from '../sample/rng.js';
 import { CompletionText } from './completion-text.js';
 import { KVSlots } from './kv-slots.js';
+import { tokenLogprob, type TokenLogprob } from './token-logprobs.js';
 
 export type FinishReason = 'stop' | 'length';
 
@@ -11,8 +12,10 @@ export type FinishReason = 'stop' | 'length';
 export interface SequenceSpec {
   id: number; // unique among live sequences
   prompt: Int32Array; // (P) model input ids, bos included
-  maxTokens: number; // new tokens, at most (≥ 1)
+  maxTokens: number; // new tokens, at most (0: only the prompt, scored when promptLogprobs is set)
   sampling: SamplingOptions;
+  logprobs?: number | null; // null (default): none; N: each drawn token's log-probability and the N most likely alternatives
+  promptLogprobs?: boolean; // also score every prompt token after the first (with the same N; needs logprobs)
   seed: readonly number[]; // seed of this sequence's own random stream
   stopTokens: readonly number[]; // drawing one ends the sequence (not part of the output); usually [eos]
   stop: readonly string[]; // stop strings, searched in the decoded text
@@ -24,6 +27,8 @@ export interface SequenceEvent {
   text: string; // newly decoded text (may be empty when finishing)
   tokens: number; // tokens generated so far (the one that completed a stop string included)
   finishReason: FinishReason | null;
+  logprobs?: TokenLogprob[]; // with spec.logprobs: the token drawn in this step (none when it was a stop token)
+  promptLogprobs?: Array<TokenLogprob | null>; // with spec.promptLogprobs, on the sequence's first event: one per prompt token, null for the first
 }
 
 export interface StepReport {
@@ -41,6 +46,7 @@ interface Sequence {
   generated: number;
   lastToken: number;
   logits: Float32Array; // (V) logits of the last fed position
+  promptLogprobs: Array<TokenLogprob | null> | null; // scored at prefill, sent with the first event
 }
 
 /**
@@ -52,6 +58,10 @@ interface Sequence {
  *   2. draws one token for every running sequence from its own random stream, seeded per sequence, so
  *      what a sequence generates does not depend on which others share its batch;
  *   3. feeds the drawn tokens back through the KV cache in one decode pass.
+ * A sequence that asks for logprobs gets each drawn token's log-probability (of the raw logits,
+ * before temperature and top-k/top-p); one that also scores its prompt gets every prompt token's
+ * from a pass that keeps all positions' logits. A sequence of at most one token never feeds one
+ * back, so it takes no cache slot and leaves in the step it joins.
  * Synchronous and single-threaded: the server runs it on a worker thread.
  */
 export class ContinuousBatcher {
@@ -89,15 +99,17 @@ export class ContinuousBatcher {
     return this.running.length === 0 && this.queue.length === 0;
   }
 
-  /** Positions of the model's context a spec needs: the last drawn token is never fed back. */
+  /** Positions of the model's context a spec needs: the prompt, and the drawn tokens but the last, which is never fed back. */
   static positionsNeeded(spec: Pick<SequenceSpec, 'prompt' | 'maxTokens'>): number {
-    return spec.prompt.length + spec.maxTokens - 1;
+    return spec.prompt.length + Math.max(0, spec.maxTokens - 1);
   }
 
   submit(spec: SequenceSpec): void {
     const { vocabSize, maxSeqLen } = this.model.config;
     if (spec.prompt.length < 1) throw new RangeError(`sequence ${spec.id}: empty prompt`);
-    if (!Number.isInteger(spec.maxTokens) || spec.maxTokens < 1) throw new RangeError(`sequence ${spec.id}: maxTokens ${spec.maxTokens} < 1`);
+    if (!Number.isInteger(spec.maxTokens) || spec.maxTokens < 0) throw new RangeError(`sequence ${spec.id}: maxTokens ${spec.maxTokens} < 0`);
+    if (spec.logprobs != null && !(Number.isInteger(spec.logprobs) && spec.logprobs >= 0)) throw new RangeError(`sequence ${spec.id}: logprobs ${spec.logprobs} is not a whole number`);
+    if (spec.promptLogprobs && spec.logprobs == null) throw new RangeError(`sequence ${spec.id}: promptLogprobs needs logprobs`);
     if (ContinuousBatcher.positionsNeeded(spec) > maxSeqLen) throw new RangeError(`sequence ${spec.id}: prompt ${spec.prompt.length} + maxTokens ${spec.maxTokens} exceed the context ${maxSeqLen}`);
     for (const t of spec.prompt) if (!(t >= 0 && t < vocabSize)) throw new RangeError(`sequence ${spec.id}: token ${t} outside [0, ${vocabSize})`);
     this.queue.push({
@@ -109,6 +121,7 @@ export class ContinuousBatcher {
       generated: 0,
       lastToken: -1,
       logits: new Float32Array(0),
+      promptLogprobs: null,
     });
   }
 
@@ -121,7 +134,8 @@ export class ContinuousBatcher {
     }
     const r = this.running.findIndex((s) => s.spec.id === id);
     if (r < 0) return false;
-    this.slots.release(this.running[r]!.slot);
+    const slot = this.running[r]!.slot;
+    if (slot >= 0) this.slots.release(slot);
     this.running.splice(r, 1);
     return true;
   }
@@ -129,27 +143,43 @@ export class ContinuousBatcher {
   step(): StepReport {
     const admitted = this.admit();
     const events: SequenceEvent[] = [];
-    const batchSize = this.running.length;
+    let batchSize = 0;
     for (const seq of [...this.running]) {
-      const tok = seq.sampler.sample(seq.logits, 0, seq.rng);
+      const { spec } = seq;
       let finish: FinishReason | null = null;
       let text: string;
-      if (seq.spec.stopTokens.includes(tok)) {
-        finish = 'stop';
+      let logprobs: TokenLogprob[] | undefined;
+      if (spec.maxTokens === 0) {
+        finish = 'length'; // only the prompt was asked for (and scored)
         text = seq.text.finish();
       } else {
-        seq.generated++;
-        seq.lastToken = tok;
-        const r = seq.text.push(tok);
-        text = r.delta;
-        if (r.stopped) finish = 'stop';
-        else if (seq.generated >= seq.spec.maxTokens) {
-          finish = 'length';
-          text += seq.text.finish();
+        batchSize++;
+        const tok = seq.sampler.sample(seq.logits, 0, seq.rng);
+        if (spec.stopTokens.includes(tok)) {
+          finish = 'stop';
+          text = seq.text.finish();
+          if (spec.logprobs != null) logprobs = []; // the stop token is not part of the completion
+        } else {
+          if (spec.logprobs != null) logprobs = [tokenLogprob(seq.logits, 0, this.V, tok, spec.logprobs)];
+          seq.generated++;
+          seq.lastToken = tok;
+          const r = seq.text.push(tok);
+          text = r.delta;
+          if (r.stopped) finish = 'stop';
+          else if (seq.generated >= spec.maxTokens) {
+            finish = 'length';
+            text += seq.text.finish();
+          }
         }
       }
-      if (finish) this.cancel(seq.spec.id);
-      if (finish || text.length > 0) events.push({ id: seq.spec.id, text, tokens: seq.generated, finishReason: finish });
+      if (finish) this.cancel(spec.id);
+      const e: SequenceEvent = { id: spec.id, text, tokens: seq.generated, finishReason: finish };
+      if (logprobs) e.logprobs = logprobs;
+      if (seq.promptLogprobs) {
+        e.promptLogprobs = seq.promptLogprobs;
+        seq.promptLogprobs = null;
+      }
+      if (finish || text.length > 0 || e.logprobs?.length || e.promptLogprobs) events.push(e);
     }
     this.shrink();
     if (this.running.length > 0) this.decode();
@@ -173,25 +203,34 @@ export class ContinuousBatcher {
     }
     const joining = this.queue.splice(0, take);
     if (joining.length === 0) return 0;
-    const all = [...this.running, ...joining];
-    const width = Math.max(this.slots.width, this.slots.widthFor(all.length));
-    const capacity = Math.max(this.slots.capacity, this.slots.capacityFor(Math.max(...all.map((s) => ContinuousBatcher.positionsNeeded(s.spec)))));
-    if (width !== this.slots.width || capacity !== this.slots.capacity) {
-      this.slots.resize(width, capacity, this.running.map((s) => s.slot));
-      this.running.forEach((s, i) => (s.slot = i));
+    // Every running sequence holds a slot: one that needs none finishes in the step it joins.
+    const cached = [...this.running, ...joining.filter(usesCache)];
+    if (cached.length > this.running.length) {
+      const width = Math.max(this.slots.width, this.slots.widthFor(cached.length));
+      const capacity = Math.max(this.slots.capacity, this.slots.capacityFor(Math.max(...cached.map((s) => ContinuousBatcher.positionsNeeded(s.spec)))));
+      if (width !== this.slots.width || capacity !== this.slots.capacity) {
+        this.slots.resize(width, capacity, this.running.map((s) => s.slot));
+        this.running.forEach((s, i) => (s.slot = i));
+      }
+      const used = new Set(this.running.map((s) => s.slot));
+      let free = 0;
+      for (const seq of joining) {
+        if (!usesCache(seq)) continue;
+        while (used.has(free)) free++;
+        seq.slot = free++;
+      }
     }
-    const used = new Set(this.running.map((s) => s.slot));
-    let free = 0;
-    for (const seq of joining) {
-      while (used.has(free)) free++;
-      seq.slot = free++;
-      this.running.push(seq);
-    }
+    this.running.push(...joining);
     this.prefill(joining);
     return joining.length;
   }
 
-  /** Runs each distinct prompt once — equal lengths together in one fresh cache — and copies the keys and values into the slots. */
+  /**
+   * Runs each distinct prompt once, prompts of equal length together: a causal pass into a fresh
+   * cache whose keys and values are copied into the slots of the sequences that go on decoding,
+   * and, for prompts to be scored, a pass that keeps every position's logits. A prompt that is
+   * both scored and continued past one token goes through both.
+   */
   private prefill(joining: Sequence[]): void {
     const byPrompt = new Map<string, Sequence[]>();
     for (const seq of joining) {
@@ -200,27 +239,44 @@ export class ContinuousBatcher {
       if (list) list.push(seq);
       else byPrompt.set(key, [seq]);
     }
-    const byLength = new Map<number, Sequence[][]>();
-    for (const group of byPrompt.values()) {
-      const L = group[0]!.spec.prompt.length;
-      const list = byLength.get(L);
-      if (list) list.push(group);
-      else byLength.set(L, [group]);
-    }
+    const groups = [...byPrompt.values()];
+    const scored = (g: Sequence[]) => g.some((s) => s.spec.promptLogprobs);
     const V = this.V;
-    for (const [L, groups] of byLength) {
-      const k = groups.length;
+    for (const [L, same] of byLength(groups.filter((g) => g.some(usesCache) || !scored(g)))) {
+      const k = same.length;
       const fresh = this.model.createKVCache(k, L);
       if (!(fresh instanceof LlamaKVCache)) throw new Error('prefill needs the LlamaKVCache layout');
       const tokens = new Int32Array(k * L); // (k, L)
-      groups.forEach((g, i) => tokens.set(g[0]!.spec.prompt, i * L));
+      same.forEach((g, i) => tokens.set(g[0]!.spec.prompt, i * L));
       const logits = this.model.step(fresh, tokens, L); // (k, V)
-      groups.forEach((g, i) => {
+      same.forEach((g, i) => {
         for (const seq of g) {
-          this.slots.importSlot(fresh, i, seq.slot, L);
+          if (seq.slot >= 0) this.slots.importSlot(fresh, i, seq.slot, L);
           seq.logits = logits.subarray(i * V, (i + 1) * V);
         }
       });
+    }
+    for (const [L, same] of byLength(groups.filter(scored))) {
+      const rows = Math.max(1, Math.floor(SCORE_LOGITS / (L * V))); // prompts per pass
+      for (let at = 0; at < same.length; at += rows) {
+        const part = same.slice(at, at + rows);
+        const k = part.length;
+        const tokens = new Int32Array(k * L); // (k, L)
+        part.forEach((g, i) => tokens.set(g[0]!.spec.prompt, i * L));
+        const logits = this.model.logits(tokens, k, L); // (k·L, V)
+        part.forEach((g, i) => {
+          const prompt = g[0]!.spec.prompt;
+          const topN = Math.max(...g.map((s) => s.spec.logprobs ?? 0));
+          const lps: Array<TokenLogprob | null> = [null]; // nothing predicts the first token
+          for (let t = 1; t < L; t++) lps.push(tokenLogprob(logits, (i * L + t - 1) * V, V, prompt[t]!, topN));
+          const last = g.some(usesCache) ? null : logits.slice((i * L + L - 1) * V, (i * L + L) * V);
+          for (const seq of g) {
+            const n = seq.spec.logprobs ?? 0;
+            if (seq.spec.promptLogprobs) seq.promptLogprobs = n === topN ? lps : lps.map((x) => x && { ...x, top: x.top.slice(0, n) });
+            if (last) seq.logits = last;
+          }
+        });
+      }
     }
   }
 
@@ -253,6 +309,26 @@ export class ContinuousBatcher {
   }
 }
 
+/** Logits kept by one prompt-scoring pass, at most (k·L·V floats; at least one prompt per pass): 128 MiB. */
+const SCORE_LOGITS = 1 << 25;
+
+/** Only a sequence that feeds a drawn token back needs a slot of the KV cache. */
+function usesCache(seq: Sequence): boolean {
+  return seq.spec.maxTokens > 1;
+}
+
 function promptKey(prompt: Int32Array): string {
   return prompt.join(',');
+}
+
+/** Prompt groups (sequences sharing one prompt) by prompt length. */
+function byLength(groups: Sequence[][]): Map<number, Sequence[][]> {
+  const out = new Map<number, Sequence[][]>();
+  for (const g of groups) {
+    const L = g[0]!.spec.prompt.length;
+    const list = out.get(L);
+    if (list) list.push(g);
+    else out.set(L, [g]);
+  }
+  return out;
 }

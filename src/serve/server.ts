@@ -7,6 +7,7 @@ import { UserError } from '../common/errors.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { BackendChoice } from '../train/open-backend.js';
 import { ApiError } from './api-error.js';
+import { CompletionLogprobs, codePoints, completionJson, TokenTexts, type LogprobsObject } from './completion-logprobs.js';
 import { parseCompletionRequest, type CompletionRequest } from './completion-request.js';
 import type { FinishReason, SequenceEvent, SequenceSpec } from './continuous-batcher.js';
 import { parseEmbeddingRequest } from './embedding-request.js';
@@ -65,6 +66,9 @@ export async function startServer(opts: ServeOptions): Promise<SbpServer> {
   if (!existsSync(tokenizerPath)) throw new UserError(`${tokenizerPath} not found: the served model needs a tokenizer.json (copy the run's tokenizer/tokenizer.json into ${modelDir}, or pass the tokenizer's path)`);
   const tokenizer = Tokenizer.load(tokenizerPath);
   const encoder = new PromptEncoder(tokenizer);
+  const bytesOf = (t: number) => tokenizer.bytesOf(t);
+  const tokenTexts = new TokenTexts(bytesOf);
+  const bosText = tokenizer.decode([tokenizer.special.bos]);
   const modelId = opts.modelName ?? basename(modelDir);
   const maxBatch = opts.maxBatch ?? 16;
   const maxQueue = opts.maxQueue ?? 1024;
@@ -145,10 +149,15 @@ export async function startServer(opts: ServeOptions): Promise<SbpServer> {
           seed: [seed, index],
           stopTokens: r.ignoreEos ? [] : [tokenizer.special.eos],
           stop: r.stop,
+          logprobs: r.logprobs,
+          promptLogprobs: r.echo && r.logprobs !== null,
         });
       }
     });
-    const texts = specs.map((_, k) => (r.echo ? r.prompts[Math.floor(k / r.n)]!.text : ''));
+    const promptOf = (index: number) => r.prompts[Math.floor(index / r.n)]!;
+    const texts = specs.map((_, k) => (r.echo ? promptOf(k).text : ''));
+    const logprobs = r.logprobs === null ? null : texts.map((t) => new CompletionLogprobs(tokenTexts, bytesOf, codePoints(t)));
+    const echoScored = r.echo && logprobs !== null; // the echoed prompt comes with its scores, in the first event
     const tokens = new Array<number>(total).fill(0);
     const finish = new Array<FinishReason | null>(total).fill(null);
     const promptTokens = r.prompts.reduce((a, p) => a + p.ids.length, 0);
@@ -157,12 +166,12 @@ export async function startServer(opts: ServeOptions): Promise<SbpServer> {
       const completion = tokens.reduce((a, t) => a + t, 0);
       return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion };
     };
-    const chunk = (index: number, text: string, reason: FinishReason | null) =>
-      `data: ${JSON.stringify({ id, object: 'text_completion', created: when, model: modelId, choices: [{ text, index, logprobs: null, finish_reason: reason }] })}\n\n`;
+    const chunk = (index: number, text: string, reason: FinishReason | null, lp: LogprobsObject | null = null) =>
+      `data: ${completionJson({ id, object: 'text_completion', created: when, model: modelId, choices: [{ text, index, logprobs: lp, finish_reason: reason }] })}\n\n`;
 
     if (r.stream) {
       res.writeHead(200, SSE_HEADERS);
-      if (r.echo) texts.forEach((t, index) => t && res.write(chunk(index, t, null)));
+      if (r.echo && !echoScored) texts.forEach((t, index) => t && res.write(chunk(index, t, null)));
     }
     waitingSeqs += total;
     return new Promise<void>((resolveDone) => {
@@ -181,8 +190,16 @@ export async function startServer(opts: ServeOptions): Promise<SbpServer> {
       const onEvent = (e: SequenceEvent): void => {
         const index = choiceOf.get(e.id)!;
         tokens[index] = e.tokens;
-        if (r.stream && (e.text || e.finishReason)) res.write(chunk(index, e.text, e.finishReason));
-        else texts[index] += e.text;
+        const lp = logprobs?.[index];
+        if (lp && e.promptLogprobs) {
+          // A bos the server put in front of a text prompt is scored but is not in the echoed text.
+          const p = promptOf(index);
+          const part = lp.addPrompt(p.ids, e.promptLogprobs, p.ids[0] === tokenizer.special.bos && !p.text.startsWith(bosText));
+          if (r.stream) res.write(chunk(index, p.text, null, part));
+        }
+        const part = lp ? lp.addGenerated(e.logprobs ?? []) : null;
+        if (r.stream && (e.text || e.finishReason || (part && part.tokens.length > 0))) res.write(chunk(index, e.text, e.finishReason, part));
+        else if (!r.stream) texts[index] += e.text;
         if (!e.finishReason) return;
         finish[index] = e.finishReason;
         left--;
@@ -192,14 +209,15 @@ export async function startServer(opts: ServeOptions): Promise<SbpServer> {
           if (r.includeUsage) res.write(`data: ${JSON.stringify({ id, object: 'text_completion', created: when, model: modelId, choices: [], usage: usage() })}\n\n`);
           res.end('data: [DONE]\n\n');
         } else {
-          sendJson(res, 200, {
+          const body = {
             id,
             object: 'text_completion',
             created: when,
             model: modelId,
-            choices: texts.map((text, index) => ({ text, index, logprobs: null, finish_reason: finish[index] })),
+            choices: texts.map((text, index) => ({ text, index, logprobs: logprobs?.[index]!.all() ?? null, finish_reason: finish[index] })),
             usage: usage(),
-          });
+          };
+          sendJsonText(res, 200, completionJson(body));
         }
         end();
       };
@@ -280,7 +298,10 @@ export async function startServer(opts: ServeOptions): Promise<SbpServer> {
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+  sendJsonText(res, status, JSON.stringify(body));
+}
+
+function sendJsonText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }

@@ -208,7 +208,7 @@ test('serve: bad requests get OpenAI-style errors naming the field', async () =>
     { name: 'stop type', body: { ...ok, stop: [1] }, status: 400, param: 'stop' },
     { name: 'stream type', body: { ...ok, stream: 'yes' }, status: 400, param: 'stream' },
     { name: 'stream_options without stream', body: { ...ok, stream_options: { include_usage: true } }, status: 400, param: 'stream_options' },
-    { name: 'logprobs', body: { ...ok, logprobs: 2 }, status: 400, param: 'logprobs', code: 'unsupported_parameter', message: /not supported/ },
+    { name: 'logprobs too large', body: { ...ok, logprobs: 6 }, status: 400, param: 'logprobs', code: 'invalid_value', message: /\[0, 5\]/ },
     { name: 'penalty', body: { ...ok, presence_penalty: 0.5 }, status: 400, param: 'presence_penalty', code: 'unsupported_parameter' },
     { name: 'unknown field', body: { ...ok, frobnicate: 1 }, status: 400, param: 'frobnicate', code: 'unsupported_parameter' },
     { name: 'context too long', body: { ...ok, max_tokens: 500 }, status: 400, param: 'max_tokens', code: 'context_length_exceeded', message: /maximum context length is 128 tokens/ },
