@@ -17,9 +17,18 @@
       "sources": ["native/kernels.cc", "native/thread-pool.cc"]
     },
     {
+      # The host sampler must compute the same float64 bits as the TypeScript one: no fused multiply-add.
+      "target_name": "sbp_logits_sampler",
+      "type": "static_library",
+      "sources": ["native/logits-sampler.cc"],
+      "cflags_cc!": ["-ffp-contract=fast"],
+      "cflags_cc": ["-ffp-contract=off"],
+      "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-ffp-contract=off"] }
+    },
+    {
       "target_name": "sbp_native",
       "sources": ["native/addon.cc"],
-      "dependencies": ["sbp_kernels_portable"],
+      "dependencies": ["sbp_kernels_portable", "sbp_logits_sampler"],
       "conditions": [
         ["target_arch=='x64'", {
           "defines": ["SBP_HAVE_X86_KERNELS"],

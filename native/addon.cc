@@ -8,8 +8,10 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "kernels.h"
+#include "logits-sampler.h"
 #include "thread-pool.h"
 
 namespace sbp {
@@ -18,6 +20,7 @@ namespace {
 struct Context {
   ThreadPool pool;
   const Kernels* kernels;
+  std::vector<SamplerScratch> sampler_scratch;  // one per pool thread, grown to V on first use
   Context(int threads, const Kernels* k) : pool(threads), kernels(k) {}
 };
 
@@ -93,7 +96,9 @@ struct Args {
     }
     if (got) *got = type;
     else if (type != want) {
-      fail(want == napi_float32_array ? "expected a Float32Array" : "expected an Int32Array");
+      fail(want == napi_float32_array   ? "expected a Float32Array"
+           : want == napi_int32_array   ? "expected an Int32Array"
+                                        : "expected a Float64Array");
       return nullptr;
     }
     const size_t off = count(i + 1);
@@ -101,10 +106,11 @@ struct Args {
       fail("offset outside the typed array");
       return nullptr;
     }
-    return static_cast<char*>(data) + off * 4;
+    return static_cast<char*>(data) + off * (type == napi_float64_array ? 8 : 4);
   }
   float* f32(size_t i) { return static_cast<float*>(array(i, napi_float32_array)); }
   int32_t* i32(size_t i) { return static_cast<int32_t*>(array(i, napi_int32_array)); }
+  double* f64(size_t i) { return static_cast<double*>(array(i, napi_float64_array)); }
 };
 
 napi_value undefined(napi_env env) {
@@ -487,6 +493,49 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// sampleLogits(ctx, logits, o, B, V, rows, o, n, uniforms|null, o, out, o, temperature, topK, topP)
+// out[i] = the token drawn from row rows[i] of logits (B, V) with the uniform draw uniforms[i].
+napi_value SampleLogits(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  Context* c = a.ctx(0);
+  SamplingArgs s{};
+  s.logits = a.f32(1);
+  const int B = a.integer(3);
+  s.V = a.integer(4);
+  s.rows = a.i32(5);
+  s.n = a.integer(7);
+  s.uniforms = a.is_null(8) ? nullptr : a.f64(8);
+  s.out = a.i32(10);
+  s.temperature = a.num(12);
+  s.topK = a.integer(13);
+  s.topP = a.num(14);
+  if (!a.ok) return nullptr;
+  const bool greedy = s.temperature == 0 || s.topK == 1;
+  const char* bad = s.V < 1                                               ? "V must be >= 1"
+                    : s.n < 0 || B < 0                                    ? "row counts must be >= 0"
+                    : !(s.temperature >= 0) || !std::isfinite(s.temperature) ? "temperature must be a finite number >= 0"
+                    : s.topK < 0                                          ? "topK must be >= 0"
+                    : !(s.topP > 0 && s.topP <= 1)                        ? "topP must be in (0, 1]"
+                    : !greedy && !s.uniforms                              ? "uniform draws are required unless sampling is greedy"
+                                                                          : nullptr;
+  if (bad) {
+    std::string msg = std::string("sampleLogits: ") + bad;
+    napi_throw_range_error(env, nullptr, msg.c_str());
+    return nullptr;
+  }
+  if (!check_ids(env, s.rows, s.n, 0, B, "sampleLogits", "row index", "the batch ")) return nullptr;
+  double max = 0;
+  const int row = sample_logits(c->pool, c->sampler_scratch, s, &max);
+  if (row >= 0) {
+    char msg[160];
+    std::snprintf(msg, sizeof msg, "sampling from non-finite logits (max %s) in row %d", max > 0 ? "Infinity" : "-Infinity",
+                  int(s.rows[row]));
+    napi_throw_error(env, nullptr, msg);
+    return nullptr;
+  }
+  return undefined(env);
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
 #define SBP_FN(name, fn) {name, nullptr, fn, nullptr, nullptr, nullptr, napi_default, nullptr}
@@ -513,6 +562,7 @@ napi_value Init(napi_env env, napi_value exports) {
       SBP_FN("crossEntropyForward", CrossEntropyForward),
       SBP_FN("crossEntropyBackward", CrossEntropyBackward),
       SBP_FN("adamw", AdamW),
+      SBP_FN("sampleLogits", SampleLogits),
 #undef SBP_FN
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

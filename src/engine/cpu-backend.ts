@@ -419,6 +419,41 @@ export class CpuBackend implements Backend {
     this.done('crossEntropyBackward', t0);
   }
 
+  // ---- host sampling ----
+
+  /**
+   * Draws one token per listed row of `logits` (B, V) on the thread pool, one call per decode step:
+   * out[i] = the token for row rows[i], i < n, with temperature / top-k / top-p exactly as
+   * `LogitsSampler.sample` given the uniform draw uniforms[i] in [0, 1) (the caller's random streams
+   * stay in TypeScript; `uniforms` may be null when sampling is greedy: temperature 0 or top-k 1).
+   * Same logits and draws → the same tokens as the TypeScript sampler, bit for bit.
+   */
+  sampleLogits(logits: Float32Array, V: number, rows: Int32Array, n: number, uniforms: Float64Array | null, out: Int32Array,
+    opts: { temperature: number; topK: number; topP: number }): void {
+    const { temperature, topK, topP } = opts;
+    if (!(logits instanceof Float32Array)) throw new TypeError('sampleLogits: logits must be a Float32Array');
+    if (!(rows instanceof Int32Array) || !(out instanceof Int32Array)) throw new TypeError('sampleLogits: rows and out must be Int32Arrays');
+    if (!Number.isInteger(V) || V < 1) throw new RangeError(`sampleLogits: V must be a whole number >= 1, got ${V}`);
+    if (logits.length % V !== 0) throw new RangeError(`sampleLogits: logits hold ${logits.length} values, not a whole number of rows of V = ${V}`);
+    if (!Number.isInteger(n) || n < 0 || n > rows.length) throw new RangeError(`sampleLogits: n must be a whole number in [0, ${rows.length}] (rows given), got ${n}`);
+    if (out.length < n) throw new RangeError(`sampleLogits: out holds ${out.length} entries, fewer than n = ${n}`);
+    if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new RangeError(`temperature must be >= 0, got ${temperature}`);
+    if (!Number.isInteger(topK) || topK < 0) throw new RangeError(`topK must be a whole number >= 0, got ${topK}`);
+    if (!(topP > 0 && topP <= 1)) throw new RangeError(`topP must be in (0, 1], got ${topP}`);
+    const greedy = temperature === 0 || topK === 1;
+    if (!greedy) {
+      if (!(uniforms instanceof Float64Array)) throw new TypeError('sampleLogits: uniforms must be a Float64Array of draws unless sampling is greedy');
+      if (uniforms.length < n) throw new RangeError(`sampleLogits: uniforms hold ${uniforms.length} draws, fewer than n = ${n}`);
+      for (let i = 0; i < n; i++) {
+        const u = uniforms[i]!;
+        if (!(u >= 0 && u < 1)) throw new RangeError(`sampleLogits: uniform draw ${i} is ${u}, outside [0, 1)`);
+      }
+    }
+    const t0 = this.now();
+    this.addon.sampleLogits(this.ctx, logits, 0, logits.length / V, V, rows, 0, n, greedy ? null : uniforms, 0, out, 0, temperature, topK, topP);
+    this.done('sampleLogits', t0);
+  }
+
   // ---- optimizer ----
 
   adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: AdamWParams): void {

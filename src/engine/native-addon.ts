@@ -60,6 +60,9 @@ export interface NativeAddon {
     mask: F32 | null, mOff: number, scale: number, N: number, V: number): void;
   adamw(ctx: NativeContext, param: F32, pOff: number, grad: F32, gOff: number, m: F32, mOff: number, v: F32, vOff: number,
     n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
+  /** out[i] = token drawn from row rows[i] of logits (B, V) with uniforms[i] (null when greedy). */
+  sampleLogits(ctx: NativeContext, logits: F32, lOff: number, B: number, V: number, rows: I32, rOff: number, n: number,
+    uniforms: Float64Array | null, uOff: number, out: I32, oOff: number, temperature: number, topK: number, topP: number): void;
 }
 
 /** The package root: the nearest folder above this file holding package.json (works from src/ and dist/). */

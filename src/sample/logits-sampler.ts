@@ -1,4 +1,5 @@
 import type { Rng } from './rng.js';
+import { samplingExp } from './sampling-exp.js';
 
 export interface SamplingOptions {
   temperature: number; // 0 = greedy (argmax)
@@ -10,6 +11,11 @@ export interface SamplingOptions {
  * Draws one token from a row of logits on the host: temperature, then top-k, then top-p (nucleus)
  * on the renormalised top-k distribution. Holds scratch buffers of size V so decoding allocates
  * nothing per token.
+ *
+ * This is the reference of the native sampler (`CpuBackend.sampleLogits`, `native/logits-sampler.cc`),
+ * which repeats every step below in the same order and float64 arithmetic (exp included, see
+ * `samplingExp`), so that both pick the same token from the same logits and the same uniform draw.
+ * A change here must be made there too (test/sample/native-sampler.test.ts compares them).
  */
 export class LogitsSampler {
   private readonly scaled: Float64Array; // (V) logits / temperature
@@ -64,7 +70,7 @@ export class LogitsSampler {
     }
     let total = 0;
     for (let j = 0; j < n; j++) {
-      const p = Math.exp(x[this.cand[j]!]! - max);
+      const p = samplingExp(x[this.cand[j]!]! - max);
       this.prob[j] = p;
       total += p;
     }

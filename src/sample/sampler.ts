@@ -1,6 +1,7 @@
 import { UserError } from '../common/errors.js';
 import type { LanguageModel } from '../model/types.js';
-import { LogitsSampler, type SamplingOptions } from './logits-sampler.js';
+import { createBatchSampler, type HostSamplerChoice } from './batch-sampler.js';
+import type { SamplingOptions } from './logits-sampler.js';
 import { Rng } from './rng.js';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -8,6 +9,8 @@ export interface GenerateOptions extends SamplingOptions {
   seed: number;
   stopTokens: readonly number[]; // a sequence ends when it draws one of these (usually [eos]); not included in the output
   batchSize?: number; // sequences decoded together (default: all prompts at once, up to 64)
+  /** 'auto' (default): the backend's native sampler when it has one (cpu), else TypeScript; both pick the same tokens. */
+  hostSampler?: HostSamplerChoice;
   /** Called after every decode step of a batch with the number of sequences still running. */
   onStep?: (info: { done: number; running: number }) => void;
 }
@@ -49,7 +52,7 @@ export function generate(model: LanguageModel, prompts: readonly Int32Array[], o
 function generateBatch(model: LanguageModel, prompts: readonly Int32Array[], firstIndex: number, opts: GenerateOptions): Generation[] {
   const B = prompts.length;
   const V = model.config.vocabSize;
-  const sampler = new LogitsSampler(V, opts);
+  const sampler = createBatchSampler(model.backend, V, opts, opts.hostSampler);
   const stop = new Set(opts.stopTokens);
   const rngs = prompts.map((_, b) => new Rng([opts.seed, firstIndex + b]));
   const maxPrompt = Math.max(...prompts.map((p) => p.length));
@@ -75,10 +78,15 @@ function generateBatch(model: LanguageModel, prompts: readonly Int32Array[], fir
     const running = new Uint8Array(B).fill(1);
     let nRunning = B;
     const next = new Int32Array(B); // (B, 1)
+    const rows = new Int32Array(B); // the running sequences of this step
+    const drawn = new Int32Array(B); // drawn[i]: token of sequence rows[i]
     while (nRunning > 0) {
-      for (let b = 0; b < B; b++) {
-        if (!running[b]) continue;
-        const tok = sampler.sample(last, b * V, rngs[b]!);
+      let n = 0;
+      for (let b = 0; b < B; b++) if (running[b]) rows[n++] = b;
+      sampler.sample(last, rows, n, rngs, drawn);
+      for (let i = 0; i < n; i++) {
+        const b = rows[i]!;
+        const tok = drawn[i]!;
         next[b] = tok;
         if (stop.has(tok)) {
           reason[b] = 'stop';
