@@ -64,7 +64,7 @@ export async function runExperimentCommand(flags: ExperimentFlags, defaults: { r
     else {
       const ran = result.stages.filter((s) => !s.skipped).length;
       out.push(`experiment ${result.runDir}: ${ran} of ${result.stages.length} stages ran, ${result.stages.length - ran} were already done (${formatDuration(result.seconds)})`);
-      if (result.results) out.push('', formatResultsTable(result.results, result.comparison).trimEnd());
+      if (result.results) out.push('', formatResultsTable(result.results, result.comparison, result.sweep).trimEnd());
       if (result.reportPath) out.push('', `report: ${result.reportPath}`);
     }
     process.stdout.write(`${out.join('\n')}\n`);

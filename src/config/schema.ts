@@ -329,11 +329,24 @@ export const ServeConfigSchema = z
   .strict();
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 
+/** A list of sweep values: at least one, none twice. */
+function sweepList<T extends z.ZodNumber>(item: T) {
+  return z
+    .array(item)
+    .min(1, 'a list of at least one value')
+    .refine((xs) => new Set(xs).size === xs.length, (xs) => ({ message: `each value once (${xs.filter((x, i) => xs.indexOf(x) !== i).join(', ')} given twice)` }));
+}
+
 export const ExperimentConfigSchema = z
   .object({
     uniqueTokens: z.number().int().positive().default(2_000_000), // U: unique real tokens of the baseline and SBP runs (paper: 10B at 200B)
     budgetTokens: z.number().int().positive().default(16_000_000), // B: tokens every run trains on (train.steps/totalTokens are ignored)
     syntheticShare: z.number().min(0).lt(1).default(0.375), // S / B (paper: 75B of 200B)
+    // Sweeps (docs/experiment.md): each list, when given, runs one variant per value in one experiment.
+    syntheticShares: sweepList(z.number().gt(0).lt(1)).optional(), // several S / B; replaces syntheticShare; synthesis runs once, at the largest
+    alphas: sweepList(z.number().min(-1).max(1)).optional(), // several pair.alpha, each with its own pairs, synthesizer and synthetic corpus
+    alphaQuantiles: sweepList(z.number().min(0).max(1)).optional(), // several pair.alphaQuantile instead (not with alphas)
+    seeds: sweepList(z.number().int().nonnegative()).optional(), // every run (baseline, SBP, oracle) once per seed; replaces train.seed for them
     oracleFactor: z.number().min(1).default(20), // the oracle gets this many × U unique tokens when the corpus has them (paper: ~20×)
     subsetSalt: z.string().default('sbp-experiment'), // salt of the hash order that picks the subsets; change it to draw others
     probeSteps: z.number().int().nonnegative().default(3), // timed training steps of the throughput probe behind the time estimate; 0 = no probe

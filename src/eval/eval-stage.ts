@@ -17,6 +17,7 @@ import { compareMetric, metricEstimates, type BootstrapOptions, type ComparisonR
 import { heldoutTexts, sourceTexts, type EvalTexts } from './eval-texts.js';
 import { documentLosses, summarizePerplexity, textDocuments, type DocumentLoss } from './perplexity.js';
 import { readTaskFile, scoreTask, type Task, type TaskItemScore } from './tasks.js';
+import { summarizeVariants, type SweepComparison, type VariantComparison, type VariantComparisonSpec, type VariantGroup } from './variant-summary.js';
 
 export const EVAL_STAGE = 'eval';
 export const RESULTS_FILE = 'results.json';
@@ -28,6 +29,11 @@ export interface EvalStageOptions {
   runDir: string;
   /** Overrides `eval.models`. */
   models?: string[];
+  /**
+   * A sweep's SBP runs, each compared with its own baseline and oracle (labels of `models`), and
+   * averaged per group (a variant's seeds). Written into comparison.json as `variants` and `groups`.
+   */
+  comparisons?: VariantComparisonSpec[];
   force?: boolean;
   quiet?: boolean;
   log?: (line: string) => void;
@@ -59,6 +65,7 @@ export interface EvalStageStats {
   sets: Record<string, EvalSetSummary>;
   metrics: Record<string, Record<string, number>>; // metric → model → value
   fractionOfOracleGain: Record<string, number | null> | null; // metric → fraction; null without all three roles
+  fractionOfOracleGainByVariant?: Record<string, Record<string, number | null>>; // a sweep: variant → metric → mean fraction over its seeds
   window: number;
   stride: number;
   synthQuality: boolean;
@@ -84,7 +91,9 @@ type SetScores = { kind: 'perplexity'; docs: DocumentLoss[] } | { kind: 'task'; 
  * items.json (item-level scores), comparison.json and manifest.json. Each (model, set) finished is
  * marked, so an interrupted evaluation resumes.
  */
-export async function runEvalStage(opts: EvalStageOptions): Promise<StageResult<EvalStageStats> & { results: EvalResults; comparison: MetricComparison[] | null }> {
+export async function runEvalStage(
+  opts: EvalStageOptions,
+): Promise<StageResult<EvalStageStats> & { results: EvalResults; comparison: MetricComparison[] | null; sweep: SweepComparison | null }> {
   const { cfg, runDir } = opts;
   const ec = cfg.eval;
   const log = opts.log ?? (() => {});
@@ -140,7 +149,11 @@ export async function runEvalStage(opts: EvalStageOptions): Promise<StageResult<
   const bootstrap: BootstrapOptions = { samples: ec.bootstrap.samples, confidence: ec.bootstrap.confidence, seed };
   // backend and batch size choose how, not what, is computed: they stay out of the stage's identity.
   const { backend: backendChoice, batchTokens, ...identity } = ec;
-  const stageConfig = { eval: { ...identity, window, stride, seed }, models: models.map((m) => m.label) };
+  const labels = new Set(models.map((m) => m.label));
+  for (const c of opts.comparisons ?? []) {
+    for (const [role, label] of Object.entries(c.roles)) if (!labels.has(label)) throw new Error(`comparison ${c.name}: its ${role} "${label}" is not among the evaluated models`);
+  }
+  const stageConfig = { eval: { ...identity, window, stride, seed }, models: models.map((m) => m.label), ...(opts.comparisons ? { comparisons: opts.comparisons } : {}) };
   const setSummaries: Record<string, EvalSetSummary> = {};
   for (const s of sets) {
     setSummaries[s.name] = s.kind === 'perplexity' ? { kind: 'perplexity', source: s.texts.source, items: s.texts.docs.length } : { kind: s.kind, source: s.source, items: s.task.items.length };
@@ -148,6 +161,7 @@ export async function runEvalStage(opts: EvalStageOptions): Promise<StageResult<
 
   let results: EvalResults | undefined;
   let comparison: MetricComparison[] | null = null;
+  let sweep: SweepComparison | null = null;
   const stage = await runStage<EvalStageStats>({
     stage: EVAL_STAGE,
     runDir,
@@ -195,19 +209,29 @@ export async function runEvalStage(opts: EvalStageOptions): Promise<StageResult<
         itemsFile: ITEMS_FILE,
       };
       comparison = roles ? metrics.map((mt) => compareMetric(mt, roles, bootstrap)) : null;
+      if (opts.comparisons) {
+        const variants = opts.comparisons.map((c) => ({ ...c, metrics: metrics.map((mt) => compareMetric(mt, c.roles, bootstrap)) }));
+        sweep = { variants, groups: summarizeVariants(variants) };
+      }
       writeJsonAtomic(join(ctx.dir, ITEMS_FILE), itemsJson(sets, models, scores));
       writeJsonAtomic(join(ctx.dir, RESULTS_FILE), results);
       writeJsonAtomic(
         join(ctx.dir, COMPARISON_FILE),
-        roles
-          ? { roles, bootstrap, metrics: comparison }
-          : { roles: null, note: `fraction of oracle gain needs models labelled baseline, sbp and oracle; got ${models.map((m) => m.label).join(', ')}`, metrics: [] },
+        {
+          ...(roles
+            ? { roles, bootstrap, metrics: comparison }
+            : sweep
+              ? { roles: null, bootstrap, note: 'a sweep: each SBP run is compared with the baseline and oracle of its seed (variants), and the seeds of a variant are averaged (groups)', metrics: [] }
+              : { roles: null, note: `fraction of oracle gain needs models labelled baseline, sbp and oracle; got ${models.map((m) => m.label).join(', ')}`, metrics: [] }),
+          ...(sweep ? sweep : {}),
+        },
       );
       return {
         models: models.map((m) => m.label),
         sets: setSummaries,
         metrics: Object.fromEntries(Object.entries(results.metrics).map(([k, v]) => [k, Object.fromEntries(Object.entries(v.values).map(([mm, e]) => [mm, e.value]))])),
         fractionOfOracleGain: comparison ? Object.fromEntries(comparison.map((c) => [c.metric, c.fraction.value])) : null,
+        ...(sweep ? { fractionOfOracleGainByVariant: Object.fromEntries(sweep.groups.map((g) => [g.group, Object.fromEntries(g.metrics.map((m) => [m.metric, m.fraction?.mean ?? null]))])) } : {}),
         window,
         stride,
         synthQuality: synthQuality !== null,
@@ -217,10 +241,11 @@ export async function runEvalStage(opts: EvalStageOptions): Promise<StageResult<
   if (stage.skipped) {
     const dir = join(runDir, EVAL_STAGE);
     results = JSON.parse(readFileSync(join(dir, RESULTS_FILE), 'utf8')) as EvalResults;
-    const cmp = JSON.parse(readFileSync(join(dir, COMPARISON_FILE), 'utf8')) as { roles: ComparisonRoles | null; metrics: MetricComparison[] };
+    const cmp = JSON.parse(readFileSync(join(dir, COMPARISON_FILE), 'utf8')) as { roles: ComparisonRoles | null; metrics: MetricComparison[]; variants?: VariantComparison[]; groups?: VariantGroup[] };
     comparison = cmp.roles ? cmp.metrics : null;
+    sweep = cmp.variants && cmp.groups ? { variants: cmp.variants, groups: cmp.groups } : null;
   }
-  return { ...stage, results: results!, comparison };
+  return { ...stage, results: results!, comparison, sweep };
 }
 
 function markerOf(m: EvalModel, s: EvalSet): string {

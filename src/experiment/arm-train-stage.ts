@@ -29,6 +29,16 @@ export interface ArmTrainOptions {
   runDir: string;
   sourceDir: string;
   arm: Arm;
+  /** The run's folder `models/<name>` (default: the arm; a sweep names each variant, see sweep.ts). */
+  name?: string;
+  /** The synthetic token folder an SBP run reads (default `synth-tokens`). */
+  synthTokensStage?: string;
+  /**
+   * The synthetic stream was made for more than `syntheticTokens` (a sweep's largest share): train on
+   * its shortest prefix of whole shards holding `syntheticTokens`, which is what synthesis for this
+   * share alone would have kept.
+   */
+  syntheticPrefix?: boolean;
   /** Optimizer steps: the same for every arm (the compute match). */
   steps: number;
   /** Synthetic tokens the SBP run draws (S); the real data fills the rest of the budget. */
@@ -58,6 +68,8 @@ export interface ArmTrainStats extends TrainStageStats {
  */
 export async function runArmTrainStage(opts: ArmTrainOptions): Promise<StageResult<ArmTrainStats>> {
   const { cfg, runDir, sourceDir, arm } = opts;
+  const name = opts.name ?? arm;
+  const synthTokensStage = opts.synthTokensStage ?? SYNTH_TOKENS_STAGE;
   const tc = cfg.train;
   const tokensDir = stageDir(runDir, 'tokens');
   const tokenizerPath = join(stageDir(runDir, 'tokenizer'), 'tokenizer.json');
@@ -75,15 +87,18 @@ export async function runArmTrainStage(opts: ArmTrainOptions): Promise<StageResu
   try {
     const real = open(tokensDir, tc.trainSplit);
     let oracle: DocumentSubset | null = null;
-    let synthetic: TokenDataset | null = null;
+    let synthetic: TokenizedDocuments | null = null;
     if (arm === 'oracle') {
       inputs.subsets = inputHash(runDir, SUBSET_STAGE, 'sbp experiment');
       inputs.sourceTokens = inputHash(sourceDir, 'tokens', 'sbp experiment');
       const docs = readDocList(join(stageDir(runDir, SUBSET_STAGE), ORACLE_DOCS_FILE), 'rerun `sbp experiment --force`');
       oracle = new DocumentSubset(open(stageDir(sourceDir, 'tokens'), 'train'), docs);
     } else if (arm === 'sbp' && opts.syntheticTokens > 0) {
-      inputs.synthetic = inputHash(runDir, SYNTH_TOKENS_STAGE, 'sbp experiment');
-      if (listTokenShards(stageDir(runDir, SYNTH_TOKENS_STAGE), 'train').length > 0) synthetic = open(stageDir(runDir, SYNTH_TOKENS_STAGE), 'train');
+      inputs.synthetic = inputHash(runDir, synthTokensStage, 'sbp experiment');
+      if (listTokenShards(stageDir(runDir, synthTokensStage), 'train').length > 0) {
+        const all = open(stageDir(runDir, synthTokensStage), 'train');
+        synthetic = opts.syntheticPrefix ? shardPrefix(all, opts.syntheticTokens) : all;
+      }
       if (!synthetic || synthetic.numTokens === 0) opts.log?.('sbp run: synthesis kept no documents, so this run trains on the real data alone (see synth/stats.json for the drops)');
     }
     const evalWanted = tc.evalTokens > 0;
@@ -104,9 +119,9 @@ export async function runArmTrainStage(opts: ArmTrainOptions): Promise<StageResu
     const trainerCfg: TrainerConfig = { ...tc, steps: opts.steps };
     const { backend: _backend, totalTokens: _totalTokens, ...identity } = tc;
     return await runStage<ArmTrainStats>({
-      stage: join('models', arm),
+      stage: join('models', name),
       runDir,
-      config: { arm, model: modelConfig, train: { ...identity, steps: opts.steps }, seed, syntheticTokens: arm === 'sbp' ? synth : 0 },
+      config: { arm, model: modelConfig, train: { ...identity, steps: opts.steps }, seed, syntheticTokens: arm === 'sbp' ? synth : 0, ...(opts.syntheticPrefix ? { syntheticPrefix: true } : {}) },
       inputs,
       force: opts.force,
       run: async (ctx) => {
@@ -166,4 +181,16 @@ export async function runArmTrainStage(opts: ArmTrainOptions): Promise<StageResu
   } finally {
     for (const d of opened) d.close();
   }
+}
+
+/** The first whole shards of a token dataset, as few as hold at least `tokens` tokens (all of them when they hold fewer). */
+export function shardPrefix(data: TokenDataset, tokens: number): TokenizedDocuments {
+  let docs = 0;
+  let sum = 0;
+  for (const shard of data.shards) {
+    if (sum >= tokens) break;
+    docs += shard.numDocs;
+    sum += shard.numTokens;
+  }
+  return docs === data.numDocs ? data : new DocumentSubset(data, Uint32Array.from({ length: docs }, (_, i) => i));
 }

@@ -70,6 +70,42 @@ export interface ComputeMatchedPlan {
   flops: { perToken: number; perRun: number; total: number };
   estimate: { secondsPerRun: number; totalSeconds: number; source: Throughput['source']; backend: string; trainTokensPerSec: number } | null;
   notes: string[];
+  /** Only in a sweep (docs/experiment.md): every run of it. `syntheticTokens` above is then what synthesis makes per α. */
+  sweep?: SweepPlan;
+}
+
+/** One training run of a sweep: its name (`models/<name>`), arm and the values it was run at. */
+export interface SweepRun {
+  name: string;
+  arm: 'baseline' | 'sbp' | 'oracle';
+  share: number | null;
+  alpha: number | null;
+  seed: number;
+}
+
+export interface SweepPlan {
+  runs: Array<SweepRun & RunPlan>;
+  /** Synthetic corpora made (one per α), each of `syntheticTokens`. */
+  syntheses: number;
+  flops: { total: number };
+  estimate: { totalSeconds: number } | null;
+}
+
+/** The plan of every run of a sweep, from the plan of its largest share: the same B and U; each SBP run has its own S. */
+export function planSweep(plan: ComputeMatchedPlan, runs: readonly SweepRun[], syntheses: number): SweepPlan {
+  const planned = runs.map((r) => {
+    if (r.arm !== 'sbp') return { ...r, ...plan.runs[r.arm] };
+    if (r.share === null || !(r.share > 0 && r.share < 1)) throw new Error(`sweep run ${r.name}: an SBP run needs a share in (0, 1)`);
+    const S = Math.round(r.share * plan.requested.budgetTokens);
+    const real = plan.budgetTokens - S;
+    return { ...r, realUniqueTokens: plan.uniqueTokens, realTokens: real, repetitions: real / plan.uniqueTokens, syntheticTokens: S };
+  });
+  return {
+    runs: planned,
+    syntheses,
+    flops: { total: plan.flops.perRun * runs.length },
+    estimate: plan.estimate ? { totalSeconds: plan.estimate.secondsPerRun * runs.length } : null,
+  };
 }
 
 export function computeMatchedPlan(p: PlanInput): ComputeMatchedPlan {
@@ -145,20 +181,31 @@ function checkInput(p: PlanInput): void {
 /** The plan as the lines printed before the experiment runs. */
 export function formatPlan(plan: ComputeMatchedPlan): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-  const row = (name: string, r: RunPlan) =>
-    `  ${name.padEnd(9)} ${formatCount(r.realUniqueTokens).padStart(9)} unique  ${r.repetitions.toFixed(2).padStart(6)}× repeated  ${formatCount(r.syntheticTokens).padStart(8)} synthetic  ${formatCount(plan.budgetTokens).padStart(8)} trained`;
+  const row = (name: string, r: RunPlan, width = 9) =>
+    `  ${name.padEnd(width)} ${formatCount(r.realUniqueTokens).padStart(9)} unique  ${r.repetitions.toFixed(2).padStart(6)}× repeated  ${formatCount(r.syntheticTokens).padStart(8)} synthetic  ${formatCount(plan.budgetTokens).padStart(8)} trained`;
   const lines = [
     `compute-matched plan: ${formatCount(plan.params)}-parameter model, ${plan.steps} steps × ${formatCount(plan.tokensPerStep)} tokens = B ${formatCount(plan.budgetTokens)} tokens per run`,
-    `  U = ${formatCount(plan.uniqueTokens)} tokens (${plan.uniqueDocs} documents; asked ${formatCount(plan.requested.uniqueTokens)}), S = ${formatCount(plan.syntheticTokens)} (${pct(plan.requested.syntheticShare)} of B), oracle ${formatCount(plan.oracle.tokens)} (${plan.oracle.factor.toFixed(1)}×U, ${plan.oracle.docs} documents)`,
-    row('baseline', plan.runs.baseline),
-    row('sbp', plan.runs.sbp),
-    row('oracle', plan.runs.oracle),
-    `  FLOPs: ${plan.flops.perToken.toExponential(2)} per token, ${plan.flops.perRun.toExponential(2)} per run, ${plan.flops.total.toExponential(2)} for the three runs`,
+    `  U = ${formatCount(plan.uniqueTokens)} tokens (${plan.uniqueDocs} documents; asked ${formatCount(plan.requested.uniqueTokens)}), S = ${formatCount(plan.syntheticTokens)} (${pct(plan.requested.syntheticShare)} of B${plan.sweep ? ', the largest share' : ''}), oracle ${formatCount(plan.oracle.tokens)} (${plan.oracle.factor.toFixed(1)}×U, ${plan.oracle.docs} documents)`,
   ];
+  const sweep = plan.sweep;
+  if (sweep) {
+    const width = Math.max(9, ...sweep.runs.map((r) => r.name.length));
+    lines.push(`  sweep: ${sweep.runs.length} training runs; synthesis once per α (${sweep.syntheses}×), ${formatCount(plan.syntheticTokens)} tokens each, for the largest share; smaller shares train on a prefix`);
+    for (const r of sweep.runs) lines.push(row(r.name, r, width));
+    lines.push(`  FLOPs: ${plan.flops.perToken.toExponential(2)} per token, ${plan.flops.perRun.toExponential(2)} per run, ${sweep.flops.total.toExponential(2)} for the ${sweep.runs.length} runs`);
+  } else {
+    lines.push(
+      row('baseline', plan.runs.baseline),
+      row('sbp', plan.runs.sbp),
+      row('oracle', plan.runs.oracle),
+      `  FLOPs: ${plan.flops.perToken.toExponential(2)} per token, ${plan.flops.perRun.toExponential(2)} per run, ${plan.flops.total.toExponential(2)} for the three runs`,
+    );
+  }
   if (plan.estimate) {
     const how = plan.estimate.source === 'probe' ? 'measured now by a short probe' : 'from the stored calibration (experiment.calibration)';
+    const total = sweep?.estimate ? `${formatDuration(sweep.estimate.totalSeconds)} for the ${sweep.runs.length} runs of the sweep` : `${formatDuration(plan.estimate.totalSeconds)} for the three`;
     lines.push(
-      `  estimated training time here: ${formatDuration(plan.estimate.secondsPerRun)} per run, ${formatDuration(plan.estimate.totalSeconds)} for the three ` +
+      `  estimated training time here: ${formatDuration(plan.estimate.secondsPerRun)} per run, ${total} ` +
         `(${formatCount(plan.estimate.trainTokensPerSec)} tokens/s on ${plan.estimate.backend}, ${how}; synthesizer tuning, synthesis and evaluation come on top)`,
     );
   }

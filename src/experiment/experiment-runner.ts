@@ -3,6 +3,7 @@ import { writeJsonAtomic } from '../common/fs-atomic.js';
 import { formatDuration } from '../common/progress.js';
 import { runDirOf } from '../config/load.js';
 import type { RunConfig, SynthesizeConfig } from '../config/schema.js';
+import type { SweepComparison } from '../eval/variant-summary.js';
 import { prepareCorpus } from '../data/prepare-corpus.js';
 import { runEmbedStage } from '../embed/embed-stage.js';
 import type { Backend } from '../engine/backend.js';
@@ -23,6 +24,7 @@ import { runStageGraph, topologicalOrder, type NodeOutcome, type StageNode } fro
 import { runSubsetStage } from './subset-stage.js';
 import { runSynthTokensStage } from './synth-tokens-stage.js';
 import { runTokenizerCopyStage } from './tokenizer-copy-stage.js';
+import { alphaStages, armRunName, experimentSweep, isSweep, sbpVariants, sweepEvalPlan, type ExperimentSweep, type SeedVariant } from './sweep.js';
 
 /** The full prepared corpus, its tokenizer and tokens live in this sub-run directory of the experiment. */
 export const SOURCE_DIR = 'source';
@@ -47,6 +49,8 @@ export interface ExperimentResult {
   seconds: number;
   results: EvalResults | null;
   comparison: MetricComparison[] | null;
+  /** A sweep's per-variant comparisons (null without sweep fields). */
+  sweep: SweepComparison | null;
   reportPath: string | null;
 }
 
@@ -60,7 +64,7 @@ interface GraphContext {
   shouldStop?: (step: number) => boolean;
   /** Filled by the plan node; read by the nodes after it. */
   plan: ComputeMatchedPlan | null;
-  evalOut: { results: EvalResults; comparison: MetricComparison[] | null } | null;
+  evalOut: { results: EvalResults; comparison: MetricComparison[] | null; sweep: SweepComparison | null } | null;
   reportPath: string | null;
 }
 
@@ -77,18 +81,42 @@ const skipped = (r: StageResult<unknown>) => ({ skipped: r.skipped });
 export function experimentGraph(g: GraphContext): StageNode[] {
   const { cfg, runDir, sourceDir } = g;
   const t = { threads: cfg.threads, quiet: g.quiet };
-  const arm = (name: Arm, deps: string[]): StageNode => ({
+  // Without sweep fields: one share, one α, one seed, and every name without a suffix (see sweep.ts).
+  const sweep = experimentSweep(cfg);
+  const sweeping = isSweep(cfg);
+  const firstBaseline = armRunName('baseline', sweep.seeds[0]!);
+  // In a sweep the embedder and the synthesizer start from the first seed's baseline.
+  const embed = cfg.embed.lm.model === 'baseline' && firstBaseline !== 'baseline' ? { ...cfg.embed, lm: { ...cfg.embed.lm, model: firstBaseline } } : cfg.embed;
+  const tune = cfg.tune.initFrom === 'baseline' && firstBaseline !== 'baseline' ? { ...cfg.tune, initFrom: firstBaseline } : cfg.tune;
+  const seeded = (seed: SeedVariant): RunConfig => (seed.seed === undefined ? cfg : { ...cfg, train: { ...cfg.train, seed: seed.seed } });
+  const arm = (name: string, kind: Arm, seed: SeedVariant, deps: string[], sbp?: { share: number; synthTokens: string }): StageNode => ({
     name,
     deps,
-    slice: { model: cfg.model, train: cfg.train, seed: cfg.seed, plan: planIdentity(cfg) },
+    slice: { model: cfg.model, train: seeded(seed).train, seed: cfg.seed, plan: planIdentity(cfg) },
     run: async () => {
       const plan = g.plan!;
+      // A sweep's share takes its S from the requested budget, as the plan does; the largest share is the stream's own.
+      const syntheticTokens = sbp && sweeping ? Math.round(sbp.share * plan.requested.budgetTokens) : plan.syntheticTokens;
       return skipped(
-        await runArmTrainStage({ cfg, runDir, sourceDir, arm: name, steps: plan.steps, syntheticTokens: plan.syntheticTokens, createBackend: g.createBackend, quiet: g.quiet, shouldStop: g.shouldStop, log: g.log }),
+        await runArmTrainStage({
+          cfg: seeded(seed),
+          runDir,
+          sourceDir,
+          arm: kind,
+          name,
+          synthTokensStage: sbp?.synthTokens,
+          syntheticPrefix: sbp !== undefined && sbp.share < sweep.synthesisShare ? true : undefined,
+          steps: plan.steps,
+          syntheticTokens,
+          createBackend: g.createBackend,
+          quiet: g.quiet,
+          shouldStop: g.shouldStop,
+          log: g.log,
+        }),
       );
     },
   });
-  return [
+  const nodes: StageNode[] = [
     { name: 'source-corpus', deps: [], slice: cfg.prepare, run: async () => ({ skipped: (await prepareCorpus({ runDir: sourceDir, config: cfg.prepare, quiet: g.quiet, warn: g.log })).skipped }) },
     { name: 'source-tokenizer', deps: ['source-corpus'], slice: cfg.tokenizer, run: async () => skipped(await runTokenizerStage({ runDir: sourceDir, config: cfg.tokenizer, ...t })) },
     { name: 'source-tokens', deps: ['source-tokenizer'], slice: {}, run: async () => skipped(await runTokenizeStage({ runDir: sourceDir, config: { splits: ['train'] }, ...t })) },
@@ -118,49 +146,65 @@ export function experimentGraph(g: GraphContext): StageNode[] {
         return skipped(r);
       },
     },
-    arm('baseline', ['tokens', 'plan']),
+    arm(firstBaseline, 'baseline', sweep.seeds[0]!, ['tokens', 'plan']),
     {
       name: 'embed',
-      deps: cfg.embed.embedder === 'lm' && cfg.embed.lm.model === 'baseline' ? ['tokens', 'baseline'] : ['tokens'],
-      slice: cfg.embed,
-      run: async () => skipped(await runEmbedStage({ runDir, config: cfg.embed, ...t })),
+      deps: embed.embedder === 'lm' && embed.lm.model === firstBaseline ? ['tokens', firstBaseline] : ['tokens'],
+      slice: embed,
+      run: async () => skipped(await runEmbedStage({ runDir, config: embed, ...t })),
     },
-    { name: 'pairs', deps: ['embed'], slice: cfg.pair, run: async () => skipped(await runPairStage({ runDir, config: cfg.pair, seed: cfg.seed, ...t })) },
-    {
-      name: 'synthesizer',
-      deps: ['pairs', 'baseline'],
-      slice: cfg.tune,
-      run: async () => skipped(await runTuneStage({ runDir, config: cfg.tune, seed: cfg.seed, createBackend: g.createBackend, shouldStop: g.shouldStop, log: g.log, ...t })),
-    },
-    {
-      name: 'synth',
-      deps: ['synthesizer', 'plan'],
-      slice: cfg.synthesize,
-      run: async () =>
-        skipped(
-          await runSynthesizeStage({
-            runDir,
-            config: synthesisConfig(cfg.synthesize, g.plan!),
-            tune: cfg.tune,
-            embed: cfg.embed,
-            seed: cfg.seed,
-            createBackend: g.createBackend,
-            log: g.log,
-            shouldStop: g.shouldStop ? () => g.shouldStop!(-1) : undefined,
-            ...t,
-          }),
-        ),
-    },
-    { name: 'synth-tokens', deps: ['synth', 'tokenizer'], slice: {}, run: async () => skipped(await runSynthTokensStage({ runDir, ...t })) },
-    arm('sbp', ['synth-tokens', 'plan']),
-    arm('oracle', ['tokens', 'plan']),
+  ];
+  for (const alpha of sweep.alphas) {
+    const st = alphaStages(alpha);
+    const synthesize = cfg.synthesize.model === 'synthesizer' ? { ...cfg.synthesize, model: st.synthesizer } : cfg.synthesize;
+    nodes.push(
+      { name: st.pairs, deps: ['embed'], slice: alpha.pair, run: async () => skipped(await runPairStage({ runDir, config: alpha.pair, stage: st.pairs, seed: cfg.seed, ...t })) },
+      {
+        name: st.synthesizer,
+        deps: [st.pairs, firstBaseline],
+        slice: tune,
+        run: async () =>
+          skipped(await runTuneStage({ runDir, config: tune, modelName: st.synthesizer, pairsStage: st.pairs, seed: cfg.seed, createBackend: g.createBackend, shouldStop: g.shouldStop, log: g.log, ...t })),
+      },
+      {
+        name: st.synth,
+        deps: [st.synthesizer, 'plan'],
+        slice: synthesize,
+        run: async () =>
+          skipped(
+            await runSynthesizeStage({
+              runDir,
+              stage: st.synth,
+              pairsStage: st.pairs,
+              config: synthesisConfig(synthesize, g.plan!),
+              tune,
+              embed,
+              seed: cfg.seed,
+              createBackend: g.createBackend,
+              log: g.log,
+              shouldStop: g.shouldStop ? () => g.shouldStop!(-1) : undefined,
+              ...t,
+            }),
+          ),
+      },
+      { name: st.synthTokens, deps: [st.synth, 'tokenizer'], slice: {}, run: async () => skipped(await runSynthTokensStage({ runDir, stage: st.synthTokens, synthStage: st.synth, ...t })) },
+    );
+  }
+  nodes.push(...sweep.seeds.slice(1).map((seed) => arm(armRunName('baseline', seed), 'baseline', seed, ['tokens', 'plan'])));
+  for (const v of sbpVariants(sweep)) {
+    const st = alphaStages(v.alpha);
+    nodes.push(arm(v.name, 'sbp', v.seed, [st.synthTokens, 'plan'], { share: v.share, synthTokens: st.synthTokens }));
+  }
+  nodes.push(...sweep.seeds.map((seed) => arm(armRunName('oracle', seed), 'oracle', seed, ['tokens', 'plan'])));
+  const evalPlan = sweeping ? sweepEvalPlan(cfg) : { models: ['baseline', 'sbp', 'oracle'], comparisons: undefined };
+  nodes.push(
     {
       name: 'eval',
-      deps: ['baseline', 'sbp', 'oracle'],
+      deps: evalPlan.models,
       slice: cfg.eval,
       run: async () => {
-        const r = await runEvalStage({ cfg, runDir, models: ['baseline', 'sbp', 'oracle'], quiet: g.quiet, log: g.log, createBackend: g.createBackend });
-        g.evalOut = { results: r.results, comparison: r.comparison };
+        const r = await runEvalStage({ cfg, runDir, models: evalPlan.models, comparisons: evalPlan.comparisons, quiet: g.quiet, log: g.log, createBackend: g.createBackend });
+        g.evalOut = { results: r.results, comparison: r.comparison, sweep: r.sweep };
         return skipped(r);
       },
     },
@@ -173,7 +217,7 @@ export function experimentGraph(g: GraphContext): StageNode[] {
           stage: 'report',
           runDir,
           config: { formatVersion: 1 },
-          inputs: reportInputs(runDir),
+          inputs: reportInputs(runDir, sweeping ? sweepReportStages(sweep, evalPlan.models) : REPORT_STAGES),
           run: async () => {
             const { path, sections } = await writeReport(runDir);
             return { path, sections: sections.length, ready: sections.filter((s) => s.ready).length };
@@ -183,13 +227,25 @@ export function experimentGraph(g: GraphContext): StageNode[] {
         return skipped(r);
       },
     },
-  ];
+  );
+  return nodes;
+}
+
+const REPORT_STAGES = ['corpus', 'tokens', PLAN_STAGE, 'models/baseline', 'pairs', 'models/synthesizer', 'synth', 'models/sbp', 'models/oracle', 'eval'];
+
+/** The stages a sweep's report reads: every α's pairs, synthesizer and synthesis, and every run. */
+function sweepReportStages(sweep: ExperimentSweep, models: string[]): string[] {
+  const perAlpha = sweep.alphas.flatMap((a) => {
+    const st = alphaStages(a);
+    return [st.pairs, `models/${st.synthesizer}`, st.synth];
+  });
+  return ['corpus', 'tokens', PLAN_STAGE, ...perAlpha, ...models.map((m) => `models/${m}`), 'eval'];
 }
 
 /** The report reads every stage's output; its identity is theirs. */
-function reportInputs(runDir: string): Record<string, string> {
+function reportInputs(runDir: string, stages: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const stage of ['corpus', 'tokens', PLAN_STAGE, 'models/baseline', 'pairs', 'models/synthesizer', 'synth', 'models/sbp', 'models/oracle', 'eval']) {
+  for (const stage of stages) {
     out[stage] = inputHash(runDir, stage, 'sbp experiment');
   }
   return out;
@@ -251,6 +307,7 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
     seconds,
     results: g.evalOut?.results ?? null,
     comparison: g.evalOut?.comparison ?? null,
+    sweep: g.evalOut?.sweep ?? null,
     reportPath: g.reportPath,
   };
   writeJsonAtomic(join(runDir, EXPERIMENT_RECORD), { finishedAt: new Date().toISOString(), seconds, planOnly: opts.planOnly ?? false, stages });

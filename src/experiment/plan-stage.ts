@@ -4,7 +4,8 @@ import type { RunConfig } from '../config/schema.js';
 import type { Backend } from '../engine/backend.js';
 import { resolveModelConfig } from '../model/config.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
-import { computeMatchedPlan, type ComputeMatchedPlan, type Throughput } from './compute-matched-plan.js';
+import { computeMatchedPlan, planSweep, type ComputeMatchedPlan, type SweepRun, type Throughput } from './compute-matched-plan.js';
+import { armRunName, experimentSweep, isSweep, sbpVariants, type ExperimentSweep } from './sweep.js';
 import { SELECTION_FILE, SUBSET_STAGE, type SubsetStats } from './subset-stage.js';
 import { readJsonIfExists } from '../common/fs-atomic.js';
 import { inputHash, runStage, stageDir, type StageResult } from './stage.js';
@@ -56,10 +57,11 @@ export async function runPlanStage(opts: PlanStageOptions): Promise<StageResult<
         const backend = await opts.createBackend(t.backend, cfg.threads);
         throughput = probeTrainThroughput(backend, model, t.batchSize, t.seqLen, ex.probeSteps, cfg.seed);
       }
+      const sweep = isSweep(cfg) ? experimentSweep(cfg) : null;
       const plan = computeMatchedPlan({
         uniqueTokens: ex.uniqueTokens,
         budgetTokens: ex.budgetTokens,
-        syntheticShare: ex.syntheticShare,
+        syntheticShare: sweep ? sweep.synthesisShare : ex.syntheticShare,
         oracleFactor: ex.oracleFactor,
         selection: sel,
         availableTokens: sel.availableTokens,
@@ -68,8 +70,19 @@ export async function runPlanStage(opts: PlanStageOptions): Promise<StageResult<
         tokensPerStep: t.batchSize * t.seqLen * t.gradAccumSteps,
         throughput,
       });
+      if (sweep) plan.sweep = planSweep(plan, sweepRuns(sweep, cfg), sweep.alphas.length);
       writeJsonAtomic(join(ctx.dir, PLAN_FILE), plan);
       return plan;
     },
   });
+}
+
+/** Every training run of a sweep in plan order: the baselines, the SBP runs, the oracles. */
+export function sweepRuns(sweep: ExperimentSweep, cfg: RunConfig): SweepRun[] {
+  const seedOf = (s: number | undefined) => s ?? cfg.train.seed ?? cfg.seed;
+  return [
+    ...sweep.seeds.map((s) => ({ name: armRunName('baseline', s), arm: 'baseline' as const, share: null, alpha: null, seed: seedOf(s.seed) })),
+    ...sbpVariants(sweep).map((v) => ({ name: v.name, arm: 'sbp' as const, share: v.share, alpha: v.alpha.value, seed: seedOf(v.seed.seed) })),
+    ...sweep.seeds.map((s) => ({ name: armRunName('oracle', s), arm: 'oracle' as const, share: null, alpha: null, seed: seedOf(s.seed) })),
+  ];
 }

@@ -10,19 +10,28 @@ import { inputHash, runStage, stageDir, type StageResult } from './stage.js';
  * shard format) as token shards under the run's tokenizer, one per synthetic shard, resumable per
  * shard like the tokens stage.
  */
-export async function runSynthTokensStage(opts: { runDir: string; threads?: number; force?: boolean; quiet?: boolean }): Promise<StageResult<TokenizeStats>> {
+export async function runSynthTokensStage(opts: {
+  runDir: string;
+  /** Its folder and the synthesis folder it reads (defaults `synth-tokens`, `synth`; a sweep has one pair per α). */
+  stage?: string;
+  synthStage?: string;
+  threads?: number;
+  force?: boolean;
+  quiet?: boolean;
+}): Promise<StageResult<TokenizeStats>> {
+  const synthStage = opts.synthStage ?? 'synth';
   return runStage<TokenizeStats>({
-    stage: SYNTH_TOKENS_STAGE,
+    stage: opts.stage ?? SYNTH_TOKENS_STAGE,
     runDir: opts.runDir,
     config: { shardVersion: SHARD_VERSION },
     inputs: {
-      synth: inputHash(opts.runDir, 'synth', 'sbp synthesize'),
+      synth: inputHash(opts.runDir, synthStage, 'sbp synthesize'),
       tokenizer: inputHash(opts.runDir, 'tokenizer', 'sbp tokenizer train'),
     },
     force: opts.force,
     run: async (ctx) => {
       const stats = await tokenizeCorpus({
-        corpusDir: stageDir(opts.runDir, 'synth'),
+        corpusDir: stageDir(opts.runDir, synthStage),
         tokenizerPath: join(stageDir(opts.runDir, 'tokenizer'), 'tokenizer.json'),
         outDir: ctx.dir,
         splits: ['train'],

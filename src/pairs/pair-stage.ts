@@ -32,6 +32,8 @@ const BLOCKS_DIR = 'blocks';
 export interface PairStageOptions {
   runDir: string;
   config: PairConfig;
+  /** The stage folder (default `pairs`; an experiment sweep keeps one per α). */
+  stage?: string;
   /** Run seed (sampling of recall queries and examples). */
   seed: number;
   threads?: number;
@@ -72,7 +74,7 @@ export async function runPairStage(opts: PairStageOptions): Promise<StageResult<
   };
   const threads = opts.threads ?? availableParallelism();
   return runStage<PairStageStats>({
-    stage: PAIRS_STAGE,
+    stage: opts.stage ?? PAIRS_STAGE,
     runDir: opts.runDir,
     config: pairIdentity(opts.config, opts.seed),
     inputs,

@@ -114,6 +114,9 @@ export interface QualityReport {
 
 export interface SynthesizeStageOptions {
   runDir: string;
+  /** The stage folder (default `synth`) and the pairs folder the quality report reads (default `pairs`); an experiment sweep keeps one of each per α. */
+  stage?: string;
+  pairsStage?: string;
   config: SynthesizeConfig;
   tune: TuneConfig; // fallback framing when the synthesizer is not a model of this run
   embed: EmbedConfig; // the embedder of the pair-irrelevance measure
@@ -171,7 +174,7 @@ export async function runSynthesizeStage(opts: SynthesizeStageOptions): Promise<
   if (model) inputs.model = model.inputHash;
   if (cfg.quality.samples > 0) {
     inputs.embed = inputHash(runDir, EMBED_STAGE, 'sbp embed');
-    inputs.pairs = inputHash(runDir, PAIRS_STAGE, 'sbp pair');
+    inputs.pairs = inputHash(runDir, opts.pairsStage ?? PAIRS_STAGE, 'sbp pair');
   }
   const tokenizerPath = join(stageDir(runDir, 'tokenizer'), 'tokenizer.json');
   if (!existsSync(tokenizerPath)) throw new UserError(`${tokenizerPath} is missing; run \`sbp tokenizer train\` first`);
@@ -182,7 +185,7 @@ export async function runSynthesizeStage(opts: SynthesizeStageOptions): Promise<
   const framing = synthFraming(T, d1Fraction);
 
   return runStage<SynthesizeStats>({
-    stage: SYNTH_STAGE,
+    stage: opts.stage ?? SYNTH_STAGE,
     runDir,
     config: { ...synthIdentity(cfg), seed, contextTokens: T, d1Fraction },
     inputs,
@@ -398,7 +401,7 @@ async function qualityReport(
   const seedText = (row: number) => tokenizer.decode(docs.doc(row));
   const real: QualityDoc[] = Array.from(realRows, (row) => ({ text: seedText(row) }));
 
-  const pairsStats = readManifest<PairStats>(opts.runDir, PAIRS_STAGE)?.stats;
+  const pairsStats = readManifest<PairStats>(opts.runDir, opts.pairsStage ?? PAIRS_STAGE)?.stats;
   const alpha = pairsStats?.alpha?.value ?? null;
   const threshold = q.irrelevanceThreshold ?? alpha ?? 0.5;
   const thresholdFrom: QualityReport['irrelevanceThresholdFrom'] = q.irrelevanceThreshold !== undefined ? 'config' : alpha !== null ? 'pairs alpha' : 'default';
@@ -430,7 +433,7 @@ async function qualityReport(
       real: await measureQuality(real, common),
       realPairs: { pairs: 0, pairCopyingRate: null },
     };
-    const mined = readPairsFile(join(stageDir(opts.runDir, PAIRS_STAGE), PAIRS_FILE)).pairs;
+    const mined = readPairsFile(join(stageDir(opts.runDir, opts.pairsStage ?? PAIRS_STAGE), PAIRS_FILE)).pairs;
     if (mined.d1.length > 0) {
       const pick = rng.permutation(mined.d1.length).subarray(0, Math.min(N, mined.d1.length));
       const realPairs: QualityDoc[] = Array.from(pick, (p) => ({ text: seedText(mined.d2[p]!), seed: mined.d1[p]! }));

@@ -28,6 +28,7 @@ export interface TuneStageOptions {
   config: TuneConfig;
   seed: number; // run seed, used when tune.seed is unset
   modelName?: string; // output folder models/<name> (default "synthesizer")
+  pairsStage?: string; // the pairs folder it reads (default "pairs")
   createBackend: (kind: 'auto' | 'cpu' | 'ref', threads: number | undefined) => Backend | Promise<Backend>;
   threads?: number;
   force?: boolean;
@@ -97,11 +98,12 @@ function firstPairs(p: PairIndex, n: number): PairIndex {
 export async function runTuneStage(opts: TuneStageOptions): Promise<StageResult<TuneStageStats>> {
   const { runDir, config: tc } = opts;
   const modelName = opts.modelName ?? 'synthesizer';
+  const pairsStage = opts.pairsStage ?? PAIRS_STAGE;
   if (!/^[A-Za-z0-9._-]+$/.test(modelName)) throw new UserError(`--model ${modelName}: a model name uses letters, digits, ".", "_" and "-" only`);
   const init = resolveModelDir(runDir, tc.initFrom, 'tune.initFrom');
   if (init.runModel === modelName) throw new UserError(`tune.initFrom: model "${modelName}" cannot start from itself; choose another --model name`);
   const inputs = {
-    pairs: inputHash(runDir, PAIRS_STAGE, 'sbp pair'),
+    pairs: inputHash(runDir, pairsStage, 'sbp pair'),
     embed: inputHash(runDir, EMBED_STAGE, 'sbp embed'),
     tokens: inputHash(runDir, 'tokens', 'sbp tokenize'),
     initFrom: init.inputHash,
@@ -120,7 +122,7 @@ export async function runTuneStage(opts: TuneStageOptions): Promise<StageResult<
     inputs,
     force: opts.force,
     run: async (ctx) => {
-      const pairsPath = join(stageDir(runDir, PAIRS_STAGE), PAIRS_FILE);
+      const pairsPath = join(stageDir(runDir, pairsStage), PAIRS_FILE);
       const mined = readPairsFile(pairsPath);
       const vectors = VectorsReader.open(join(stageDir(runDir, EMBED_STAGE), VECTORS_FILE), { verify: false });
       const ids = vectors.ids;
