@@ -242,7 +242,8 @@ export class ContinuousBatcher {
     const groups = [...byPrompt.values()];
     const scored = (g: Sequence[]) => g.some((s) => s.spec.promptLogprobs);
     const V = this.V;
-    for (const [L, same] of byLength(groups.filter((g) => g.some(usesCache) || !scored(g)))) {
+    const drawing = (g: Sequence[]) => g.some((s) => s.spec.maxTokens > 0);
+    for (const [L, same] of byLength(groups.filter((g) => g.some(usesCache) || (drawing(g) && !scored(g))))) {
       const k = same.length;
       const fresh = this.model.createKVCache(k, L);
       if (!(fresh instanceof LlamaKVCache)) throw new Error('prefill needs the LlamaKVCache layout');

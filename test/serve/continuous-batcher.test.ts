@@ -174,3 +174,68 @@ test('batcher: stop tokens, stop strings, identical prompts and cancellation', (
   assert.equal(b.cancel(2), false, 'cancelling twice finds nothing');
   assert.throws(() => b.submit(spec(3, prompt(90, 1), { maxTokens: 10 })), /exceed the context/);
 });
+
+test('batcher: logprobs of drawn and prompt tokens equal a full forward pass; scoring-only sequences draw nothing', () => {
+  const model = peakedModel(13);
+  const V = CONFIG.vocabSize;
+  const logSoftmax = (ids: number[]): Float64Array[] => {
+    const logits = model.logits(Int32Array.from(ids), 1, ids.length); // (T, V)
+    return ids.map((_, t) => {
+      const row = Float64Array.from(logits.subarray(t * V, (t + 1) * V));
+      const max = Math.max(...row);
+      const lse = max + Math.log(row.reduce((a, x) => a + Math.exp(x - max), 0));
+      return row.map((x) => x - lse);
+    });
+  };
+  const p = prompt(9, 6);
+  const specs = [
+    spec(0, p, { maxTokens: 0, logprobs: 2, promptLogprobs: true }), // score only
+    spec(1, p, { maxTokens: 1, logprobs: 1, promptLogprobs: true, sampling: { temperature: 0, topP: 1, topK: 0 } }),
+    spec(2, prompt(5, 7), { maxTokens: 10, logprobs: 3, stopTokens: [], sampling: { temperature: 1.3, topP: 0.7, topK: 0 } }),
+    spec(3, p, { maxTokens: 6, logprobs: 0, promptLogprobs: true, stopTokens: [] }), // scored and continued
+  ];
+  const b = new ContinuousBatcher(model, idBytes, 4);
+  for (const s of specs) b.submit(s);
+  const drawn = new Map<number, number[]>(specs.map((s) => [s.id, []]));
+  const lps = new Map<number, Array<{ token: number; logprob: number; top: Array<{ token: number; logprob: number }> }>>(specs.map((s) => [s.id, []]));
+  const scored = new Map<number, unknown[]>();
+  let tokensDrawn = 0;
+  while (!b.idle) {
+    const r = b.step();
+    tokensDrawn += r.batchSize;
+    for (const e of r.events) {
+      for (const x of e.logprobs ?? []) {
+        drawn.get(e.id)!.push(x.token);
+        lps.get(e.id)!.push(x);
+      }
+      if (e.promptLogprobs) {
+        assert.ok(!scored.has(e.id), 'prompt scores come once');
+        scored.set(e.id, e.promptLogprobs);
+      }
+    }
+  }
+  assert.equal(tokensDrawn, 0 + 1 + 10 + 6, 'a score-only sequence draws no token');
+  assert.deepEqual([...scored.keys()].sort(), [0, 1, 3]);
+  const promptRows = logSoftmax(Array.from(p));
+  for (const id of [0, 1, 3]) {
+    const got = scored.get(id) as Array<{ token: number; logprob: number; top: Array<{ token: number; logprob: number }> } | null>;
+    assert.equal(got.length, p.length);
+    assert.equal(got[0], null);
+    for (let t = 1; t < p.length; t++) {
+      assert.equal(got[t]!.token, p[t]);
+      assert.ok(Math.abs(got[t]!.logprob - promptRows[t - 1]![p[t]!]!) < 1e-4, `sequence ${id}, prompt token ${t}`);
+      assert.equal(got[t]!.top.length, specs[id]!.logprobs);
+    }
+  }
+  for (const s of specs.slice(1)) {
+    const ids = [...s.prompt, ...drawn.get(s.id)!];
+    const rows = logSoftmax(ids);
+    assert.equal(drawn.get(s.id)!.length, s.maxTokens);
+    lps.get(s.id)!.forEach((x, i) => {
+      const row = rows[s.prompt.length - 1 + i]!;
+      assert.ok(Math.abs(x.logprob - row[x.token]!) < 1e-4, `sequence ${s.id}, token ${i}`);
+      const want = [...row.keys()].sort((a, c) => row[c]! - row[a]! || a - c).slice(0, s.logprobs!);
+      assert.deepEqual(x.top.map((t) => t.token), want, `sequence ${s.id}, token ${i}: top ${s.logprobs}, most likely first`);
+    });
+  }
+});
