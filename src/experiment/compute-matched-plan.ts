@@ -83,16 +83,26 @@ export interface SweepRun {
   seed: number;
 }
 
+/** One α of a sweep: its value (α, or the α quantile; null when α is not swept) and its stage folders. */
+export interface SweepAlpha {
+  value: number | null;
+  kind: 'alpha' | 'quantile' | null;
+  pairs: string;
+  synthesizer: string; // models/<synthesizer>
+  synth: string;
+  synthTokens: string;
+}
+
 export interface SweepPlan {
   runs: Array<SweepRun & RunPlan>;
-  /** Synthetic corpora made (one per α), each of `syntheticTokens`. */
-  syntheses: number;
+  /** One synthetic corpus per α, each of `syntheticTokens`. */
+  alphas: SweepAlpha[];
   flops: { total: number };
   estimate: { totalSeconds: number } | null;
 }
 
 /** The plan of every run of a sweep, from the plan of its largest share: the same B and U; each SBP run has its own S. */
-export function planSweep(plan: ComputeMatchedPlan, runs: readonly SweepRun[], syntheses: number): SweepPlan {
+export function planSweep(plan: ComputeMatchedPlan, runs: readonly SweepRun[], alphas: SweepAlpha[]): SweepPlan {
   const planned = runs.map((r) => {
     if (r.arm !== 'sbp') return { ...r, ...plan.runs[r.arm] };
     if (r.share === null || !(r.share > 0 && r.share < 1)) throw new Error(`sweep run ${r.name}: an SBP run needs a share in (0, 1)`);
@@ -102,7 +112,7 @@ export function planSweep(plan: ComputeMatchedPlan, runs: readonly SweepRun[], s
   });
   return {
     runs: planned,
-    syntheses,
+    alphas,
     flops: { total: plan.flops.perRun * runs.length },
     estimate: plan.estimate ? { totalSeconds: plan.estimate.secondsPerRun * runs.length } : null,
   };
@@ -190,7 +200,7 @@ export function formatPlan(plan: ComputeMatchedPlan): string {
   const sweep = plan.sweep;
   if (sweep) {
     const width = Math.max(9, ...sweep.runs.map((r) => r.name.length));
-    lines.push(`  sweep: ${sweep.runs.length} training runs; synthesis once per α (${sweep.syntheses}×), ${formatCount(plan.syntheticTokens)} tokens each, for the largest share; smaller shares train on a prefix`);
+    lines.push(`  sweep: ${sweep.runs.length} training runs; synthesis once per α (${sweep.alphas.length}×), ${formatCount(plan.syntheticTokens)} tokens each, for the largest share; smaller shares train on a prefix`);
     for (const r of sweep.runs) lines.push(row(r.name, r, width));
     lines.push(`  FLOPs: ${plan.flops.perToken.toExponential(2)} per token, ${plan.flops.perRun.toExponential(2)} per run, ${sweep.flops.total.toExponential(2)} for the ${sweep.runs.length} runs`);
   } else {

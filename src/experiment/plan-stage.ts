@@ -5,7 +5,7 @@ import type { Backend } from '../engine/backend.js';
 import { resolveModelConfig } from '../model/config.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { computeMatchedPlan, planSweep, type ComputeMatchedPlan, type SweepRun, type Throughput } from './compute-matched-plan.js';
-import { armRunName, experimentSweep, isSweep, sbpVariants, type ExperimentSweep } from './sweep.js';
+import { alphaStages, armRunName, experimentSweep, isSweep, sbpVariants, type ExperimentSweep } from './sweep.js';
 import { SELECTION_FILE, SUBSET_STAGE, type SubsetStats } from './subset-stage.js';
 import { readJsonIfExists } from '../common/fs-atomic.js';
 import { inputHash, runStage, stageDir, type StageResult } from './stage.js';
@@ -70,7 +70,7 @@ export async function runPlanStage(opts: PlanStageOptions): Promise<StageResult<
         tokensPerStep: t.batchSize * t.seqLen * t.gradAccumSteps,
         throughput,
       });
-      if (sweep) plan.sweep = planSweep(plan, sweepRuns(sweep, cfg), sweep.alphas.length);
+      if (sweep) plan.sweep = planSweep(plan, sweepRuns(sweep, cfg), sweep.alphas.map((a) => ({ value: a.value, kind: a.kind, ...alphaStages(a) })));
       writeJsonAtomic(join(ctx.dir, PLAN_FILE), plan);
       return plan;
     },

@@ -7,6 +7,8 @@ import type { StageManifest } from '../experiment/stage.js';
 import type { PairSample, PairStats } from '../pairs/pair-miner.js';
 import type { TokenizerStageStats } from '../tokenizer/tokenizer-stage.js';
 import type { TokenizeStats } from '../tokens/tokenize-corpus.js';
+import type { VariantGroup } from '../eval/variant-summary.js';
+import type { SweepAlpha } from '../experiment/compute-matched-plan.js';
 
 /**
  * Everything the report shows, read from a run directory. Each part is null when its stage has not
@@ -26,6 +28,8 @@ export interface RunSnapshot {
   pairs: { stats: PairStats; samples: PairSample[] } | null;
   synth: SynthSnapshot | null;
   eval: EvalSnapshot | null;
+  /** A sweep (several shares, α or seeds): the pairs, synthesizer and synthesis shown are those of its first α. */
+  sweep: { synthesizer: string; alphaNote: string | null } | null;
 }
 
 /** One `models/<name>/` folder: its metrics log and, when finished, its manifest's stats. */
@@ -72,6 +76,8 @@ export interface EvalSnapshot {
   comparison: ComparisonRow[] | null; // null without baseline, sbp and oracle models
   comparisonNote: string | null;
   confidence: number | null;
+  /** A sweep's variants (eval/comparison.json `groups`): each SBP variant against its seeds' baselines and oracles. */
+  groups: VariantGroup[] | null;
 }
 
 export interface Interval {
@@ -113,19 +119,31 @@ export async function readRunSnapshot(runDir: string, opts: SnapshotOptions = {}
     const file = readJson<T>(join(runDir, stage, 'stats.json'), hint);
     return file ?? readJson<StageManifest<T>>(join(runDir, stage, 'manifest.json'), hint)?.stats ?? null;
   };
-  const pairStats = stats<PairStats>('pairs', 'sbp pair --force');
+  const plan = readJson<Record<string, unknown>>(join(runDir, 'experiment', 'plan.json'), 'sbp experiment') ?? null;
+  const alphas = sweepAlphas(plan, join(runDir, 'experiment', 'plan.json'));
+  const st = alphas?.[0] ?? { pairs: 'pairs', synth: 'synth', synthesizer: SYNTHESIZER_MODEL };
+  const pairStats = stats<PairStats>(st.pairs, 'sbp pair --force');
   return {
     runDir,
     name: basename(runDir),
     config: readJson<Record<string, unknown>>(join(runDir, 'config.json'), 'any sbp command on this run') ?? null,
-    plan: readJson<Record<string, unknown>>(join(runDir, 'experiment', 'plan.json'), 'sbp experiment') ?? null,
+    plan,
     corpus: stats<CorpusStats>('corpus', 'sbp prepare --force'),
     tokenizer: stats<TokenizerStageStats>('tokenizer', 'sbp tokenizer train --force'),
     tokens: stats<TokenizeStats>('tokens', 'sbp tokenize --force'),
     models: readModels(runDir),
-    pairs: pairStats ? { stats: pairStats, samples: readJsonLines<PairSample>(join(runDir, 'pairs', 'samples.jsonl'), 'sbp pair --force', opts.pairSamples ?? 8) } : null,
-    synth: await readSynth(runDir, opts.examples ?? 4),
+    pairs: pairStats ? { stats: pairStats, samples: readJsonLines<PairSample>(join(runDir, st.pairs, 'samples.jsonl'), 'sbp pair --force', opts.pairSamples ?? 8) } : null,
+    synth: await readSynth(runDir, st.synth, opts.examples ?? 4),
     eval: readEval(runDir),
+    sweep: alphas
+      ? {
+          synthesizer: st.synthesizer,
+          alphaNote:
+            alphas[0]!.value !== null
+              ? `This sweep has ${alphas.length} α variants; the pairs, synthesizer and synthetic documents shown are those of the first, ${alphas[0]!.kind === 'quantile' ? 'α quantile' : 'α'} ${alphas[0]!.value} (${st.pairs}/, models/${st.synthesizer}/, ${st.synth}/).`
+              : null,
+        }
+      : null,
   };
 }
 
@@ -197,8 +215,8 @@ function listShards(dir: string, prefix: string): string[] {
   return readdirSync(dir).filter((n) => re.test(n)).sort().map((n) => join(dir, n));
 }
 
-async function readSynth(runDir: string, examples: number): Promise<SynthSnapshot | null> {
-  const dir = join(runDir, 'synth');
+async function readSynth(runDir: string, stage: string, examples: number): Promise<SynthSnapshot | null> {
+  const dir = join(runDir, stage);
   const hint = 'sbp synthesize --force';
   const shards = listShards(dir, 'train');
   const stats = readJson<Record<string, unknown>>(join(dir, 'stats.json'), hint) ?? readJson<StageManifest<Record<string, unknown>>>(join(dir, 'manifest.json'), hint)?.stats ?? null;
@@ -256,7 +274,7 @@ function readEval(runDir: string): EvalSnapshot | null {
   const hint = 'sbp eval --force';
   const results = readJson<{ models?: Record<string, unknown>; metrics?: EvalSnapshot['metrics']; settings?: { bootstrap?: { confidence?: number } } }>(join(dir, 'results.json'), hint);
   if (!results) return null;
-  const comparison = readJson<{ roles: unknown; metrics?: ComparisonRow[]; note?: string; bootstrap?: { confidence?: number } }>(join(dir, 'comparison.json'), hint);
+  const comparison = readJson<{ roles: unknown; metrics?: ComparisonRow[]; note?: string; bootstrap?: { confidence?: number }; groups?: VariantGroup[] }>(join(dir, 'comparison.json'), hint);
   const hasRoles = comparison !== undefined && comparison.roles !== null && Array.isArray(comparison.metrics);
   return {
     models: Object.keys(results.models ?? {}),
@@ -264,5 +282,15 @@ function readEval(runDir: string): EvalSnapshot | null {
     comparison: hasRoles ? comparison!.metrics! : null,
     comparisonNote: comparison?.note ?? null,
     confidence: comparison?.bootstrap?.confidence ?? results.settings?.bootstrap?.confidence ?? null,
+    groups: Array.isArray(comparison?.groups) ? comparison!.groups! : null,
   };
+}
+
+/** A sweep's α variants and their folders, from its plan (experiment/plan.json `sweep`); null without a sweep. */
+function sweepAlphas(plan: Record<string, unknown> | null, path: string): SweepAlpha[] | null {
+  const sweep = plan?.sweep as { alphas?: unknown } | undefined;
+  if (!sweep || !Array.isArray(sweep.alphas) || sweep.alphas.length === 0) return null;
+  const ok = sweep.alphas.every((a) => a && typeof a === 'object' && ['pairs', 'synthesizer', 'synth'].every((k) => typeof (a as Record<string, unknown>)[k] === 'string'));
+  if (!ok) throw new UserError(`${path}: sweep.alphas lacks its stage folders; rerun \`sbp experiment\` to rewrite the plan`);
+  return sweep.alphas as SweepAlpha[];
 }

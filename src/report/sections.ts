@@ -1,7 +1,8 @@
 import { renderChartSvg } from './chart-svg.js';
-import { fractionOfOracleGainSpec, heldoutLossSpec, RUN_COLORS, similarityBins, similarityHistogramSpec, synthesizerLossSpec } from './charts.js';
+import { fractionOfOracleGainSpec, heldoutLossSpec, RUN_COLORS, runColor, similarityBins, similarityHistogramSpec, synthesizerLossSpec } from './charts.js';
 import { html, type HtmlValue, type SafeHtml } from './html.js';
 import { SYNTHESIZER_MODEL, type ComparisonRow, type EstimateCell, type Interval, type ModelRun, type RunSnapshot } from './run-snapshot.js';
+import type { SeedSpread, VariantGroup } from '../eval/variant-summary.js';
 import { flattenScalars, formatNumber, formatPercent, formatSigned, keyValueTable, table } from './tables.js';
 
 /** One section of the report: its anchor, title, the explanation, and its body (null = stage not run yet). */
@@ -147,7 +148,7 @@ export async function pairsSection(run: RunSnapshot): Promise<ReportSection> {
           (x) => html`<div class="pair${x.dropped ? ' dropped' : ''}"><div class="pair-head">similarity <strong>${formatNumber(x.similarity)}</strong>${x.jaccard !== null ? html` · shingle Jaccard ${formatNumber(x.jaccard)}` : null}${x.dropped ? html` <span class="tag drop">near-duplicate</span>` : null}</div><div class="side-by-side"><div><div class="doc-label">d1 · ${x.id1}</div><div class="doc">${excerpt(x.text1)}</div></div><div><div class="doc-label">d2 · ${x.id2}</div><div class="doc">${excerpt(x.text2)}</div></div></div></div>`,
         )}`
       : null;
-    body = html`${chart}${facts}<p class="note">Neighbours dropped: ${drops || 'none'}.</p>${samples}`;
+    body = html`${alphaNote(run)}${chart}${facts}<p class="note">Neighbours dropped: ${drops || 'none'}.</p>${samples}`;
   }
   return {
     id: 'pairs',
@@ -161,12 +162,12 @@ export async function pairsSection(run: RunSnapshot): Promise<ReportSection> {
 // ---- synthesizer ----
 
 export async function synthesizerSection(run: RunSnapshot): Promise<ReportSection> {
-  const m = run.models.find((x) => x.name === SYNTHESIZER_MODEL);
+  const m = run.models.find((x) => x.name === (run.sweep?.synthesizer ?? SYNTHESIZER_MODEL));
   let body: SafeHtml | null = null;
   if (m) {
     const hasCurve = m.steps.some((s) => s.loss !== null) || m.evals.length > 0;
     const chart = hasCurve ? chartFigure('synthesizer-loss', await renderChartSvg(synthesizerLossSpec(m), 'chart-synthesizer-loss'), 'Loss on d2 tokens while tuning (light) and on held-out pairs whose d1 was never trained on (red).') : null;
-    body = html`${chart}${m.finished ? null : html`<p class="note">Tuning has not finished: the curve shows the steps logged so far.</p>`}${conditioningTable(m.stats?.eval)}${m.stats ? html`<h3>Tuning summary</h3>${keyValueTable(m.stats, { skip: ['modelConfig', 'eval'] })}` : null}`;
+    body = html`${alphaNote(run)}${chart}${m.finished ? null : html`<p class="note">Tuning has not finished: the curve shows the steps logged so far.</p>`}${conditioningTable(m.stats?.eval)}${m.stats ? html`<h3>Tuning summary</h3>${keyValueTable(m.stats, { skip: ['modelConfig', 'eval'] })}` : null}`;
   }
   return {
     id: 'synthesizer',
@@ -218,7 +219,7 @@ export function synthesisSection(run: RunSnapshot): ReportSection {
           }</div><div><div class="doc-label">synthetic d2</div><div class="doc">${excerpt(e.text)}</div></div></div></div>`;
         })}`
       : html`<p class="note">No synthetic document has been written yet.</p>`;
-    body = html`${s.stats ? html`<h3>Counts</h3>${keyValueTable(s.stats, { maxDepth: 3, skip: ['quality'] })}` : null}${examples}`;
+    body = html`${alphaNote(run)}${s.stats ? html`<h3>Counts</h3>${keyValueTable(s.stats, { maxDepth: 3, skip: ['quality'] })}` : null}${examples}`;
   }
   return {
     id: 'synthesis',
@@ -232,19 +233,24 @@ export function synthesisSection(run: RunSnapshot): ReportSection {
 // ---- training ----
 
 export async function trainingSection(run: RunSnapshot): Promise<ReportSection> {
-  const trained = run.models.filter((m) => m.name !== SYNTHESIZER_MODEL);
+  const trained = run.models.filter((m) => m.name !== SYNTHESIZER_MODEL && !m.name.startsWith(`${SYNTHESIZER_MODEL}-`));
   let body: SafeHtml | null = null;
   if (trained.length > 0) {
     const order = (n: string) => (n in RUN_COLORS ? Object.keys(RUN_COLORS).indexOf(n) : 99);
     const models = [...trained].sort((a, b) => order(a.name) - order(b.name) || a.name.localeCompare(b.name));
     const withCurve = models.filter((m) => m.evals.length > 0);
-    const chart = withCurve.length > 0 ? chartFigure('heldout-loss', await renderChartSvg(heldoutLossSpec(withCurve), 'chart-heldout-loss'), 'Held-out loss against training tokens, one line per run; lower is better.') : html`<p class="note">No held-out evaluation has been logged yet (train.evalEvery).</p>`;
+    // A sweep with several seeds: one line per variant, the mean over its seeds, so the chart stays readable.
+    const lines = withCurve.some((m) => /-seed\d+$/.test(m.name)) ? seedMeans(withCurve) : withCurve;
+    const caption = lines === withCurve ? 'Held-out loss against training tokens, one line per run; lower is better.' : 'Held-out loss against training tokens, one line per variant (the mean over its seeds); lower is better.';
+    const chart = withCurve.length > 0 ? chartFigure('heldout-loss', await renderChartSvg(heldoutLossSpec(lines), 'chart-heldout-loss'), caption) : html`<p class="note">No held-out evaluation has been logged yet (train.evalEvery).</p>`;
+    let k = 0;
+    const colors = new Map(models.map((m) => [m.name, runColor(m.name, m.name in RUN_COLORS || /^(baseline|oracle)(-|$)/.test(m.name) ? 0 : k++)]));
     const rows = models.map((m) => {
       const last = m.evals.at(-1);
       const lastStep = [...m.steps].reverse().find((s) => s.loss !== null);
       const st = m.stats ?? {};
       return [
-        html`<span class="swatch" style="background:${RUN_COLORS[m.name] ?? '#ff7f0e'}"></span>${m.name}`,
+        html`<span class="swatch" style="background:${colors.get(m.name)!}"></span>${m.name}`,
         m.finished ? 'finished' : 'running or interrupted',
         formatNumber(typeof st.numParams === 'number' ? st.numParams : null),
         formatNumber(typeof st.tokens === 'number' ? st.tokens : (lastStep?.tokens ?? null)),
@@ -282,7 +288,9 @@ export async function resultsSection(run: RunSnapshot): Promise<ReportSection> {
   let body: SafeHtml | null = null;
   if (ev) {
     const level = ev.confidence !== null ? `${Math.round(ev.confidence * 100)}%` : '';
-    if (ev.comparison && ev.comparison.length > 0) {
+    if (ev.groups && ev.groups.length > 0) {
+      body = await sweepResults(ev.groups, ev.models, ev.metrics, level);
+    } else if (ev.comparison && ev.comparison.length > 0) {
       const rows = ev.comparison.map((c) => [
         html`${c.metric}<span class="dir">${c.higherIsBetter ? 'higher is better' : 'lower is better'}</span>`,
         formatNumber(c.items),
@@ -312,8 +320,42 @@ export async function resultsSection(run: RunSnapshot): Promise<ReportSection> {
   };
 }
 
+/** The sweep's variant table (fraction of oracle gain per variant, over seeds) and every run's values. */
+async function sweepResults(groups: VariantGroup[], models: string[], metrics: NonNullable<RunSnapshot['eval']>['metrics'], level: string): Promise<SafeHtml> {
+  const names = groups[0]!.metrics.map((m) => m.metric);
+  const seeds = Math.max(...groups.map((g) => g.runs.length));
+  const spread = (f: SeedSpread | null, ci: Interval | null, runs: number): SafeHtml => {
+    if (!f) return html`—`;
+    if (runs === 1) return html`<strong>${formatPercent(f.mean, 0)}</strong>${ci ? html`<span class="ci">[${formatPercent(ci.lo, 0)}, ${formatPercent(ci.hi, 0)}]</span>` : null}`;
+    return html`<strong>${formatPercent(f.mean, 0)}</strong> ± ${f.sd !== null ? formatPercent(f.sd, 0) : '—'}<span class="ci">[${formatPercent(f.min, 0)}, ${formatPercent(f.max, 0)}]${f.n < runs ? ` ${f.n} of ${runs} seeds` : ''}</span>`;
+  };
+  const variantRows = groups.map((g) => [g.group, formatNumber(g.runs.length), ...g.metrics.map((m) => spread(m.fraction, m.ci, g.runs.length))] as HtmlValue[]);
+  const head = (n: string) => html`${n}<span class="dir">${metrics[n]?.higherIsBetter ? 'higher is better' : 'lower is better'}</span>`;
+  const variants = table(['variant', 'runs', ...names.map(head)], variantRows, 'results sweep');
+  const how =
+    seeds > 1
+      ? 'Each SBP run is compared with the baseline and the oracle of its own seed; a cell is the mean fraction over the seeds ± its standard deviation, with the range over seeds in brackets.'
+      : `Each SBP run is compared with the baseline and the oracle of its seed; brackets are ${level || 'bootstrap'} paired-bootstrap intervals over the evaluation items.`;
+  const runRows = models.map((label) => [label, ...names.map((n) => cell(metrics[n]?.values[label]))] as HtmlValue[]);
+  const fr = groups.flatMap((g) => {
+    const m = g.metrics.find((x) => x.metric === 'heldout/ppl' && x.fraction !== null);
+    return m ? [{ metric: g.group, fraction: m.fraction!.mean, lo: g.runs.length > 1 ? m.fraction!.min : (m.ci?.lo ?? null), hi: g.runs.length > 1 ? m.fraction!.max : (m.ci?.hi ?? null) }] : [];
+  });
+  const chart = fr.length > 0 ? chartFigure('oracle-fraction', await renderChartSvg(fractionOfOracleGainSpec(fr), 'chart-oracle-fraction'), `Fraction of oracle gain on heldout/ppl per variant${seeds > 1 ? ', mean over seeds, with the range over seeds' : ''}; dashed lines at 0% and 100%.`) : null;
+  return html`<h3>Fraction of oracle gain per variant</h3>${variants}<p class="note">${how} Notes on single runs (an oracle within noise, an undefined fraction) are in <code>eval/comparison.json</code>.</p>${chart}<h3>Every run</h3>${table(['run', ...names.map(head)], runRows, 'results')}`;
+}
+
 /** One line for the top of the report: the first comparable metric's fraction of oracle gain. */
 export function headline(run: RunSnapshot): SafeHtml | null {
+  const groups = run.eval?.groups ?? [];
+  if (groups.length > 0) {
+    const best = groups
+      .map((g) => ({ g, m: g.metrics.find((m) => m.metric === 'heldout/ppl' && m.fraction !== null) }))
+      .filter((x): x is { g: VariantGroup; m: VariantGroup['metrics'][number] } => x.m !== undefined)
+      .sort((a, b) => b.m.fraction!.mean - a.m.fraction!.mean)[0];
+    if (!best) return null;
+    return html`<p class="headline">A sweep of ${groups.length} SBP variants. On <strong>heldout/ppl</strong>, the best, <strong>${best.g.group}</strong>, recovers <strong>${formatPercent(best.m.fraction!.mean, 0)}</strong>${best.g.runs.length > 1 ? ` (mean over ${best.m.fraction!.n} seeds, ${formatPercent(best.m.fraction!.min, 0)} to ${formatPercent(best.m.fraction!.max, 0)})` : ''} of the gain the oracle gets from more real data.</p>`;
+  }
   const rows = run.eval?.comparison ?? [];
   const main = rows.find((r) => r.metric === 'heldout/ppl' && r.fraction.value !== null) ?? rows.find((r) => r.fraction.value !== null);
   if (!main) return null;
@@ -386,3 +428,31 @@ function flattenRaw(value: Record<string, unknown>, prefix = ''): Array<[string,
 }
 
 export type { ModelRun };
+
+/** Shown above the pairs, synthesizer and synthesis of a sweep over α: which α they belong to. */
+function alphaNote(run: RunSnapshot): SafeHtml | null {
+  return run.sweep?.alphaNote ? html`<p class="note">${run.sweep.alphaNote}</p>` : null;
+}
+
+/** One curve per variant: the runs named `<variant>-seed<n>`, their held-out losses averaged at each point they share. */
+function seedMeans(models: ModelRun[]): ModelRun[] {
+  const groups = new Map<string, ModelRun[]>();
+  for (const m of models) {
+    const g = m.name.replace(/-seed\d+$/, '');
+    if (!groups.has(g)) groups.set(g, []);
+    groups.get(g)!.push(m);
+  }
+  return [...groups].map(([name, runs]) => {
+    const at = new Map<number, { step: number; sum: number; n: number }>();
+    for (const r of runs) {
+      for (const e of r.evals) {
+        const p = at.get(e.tokens) ?? { step: e.step, sum: 0, n: 0 };
+        p.sum += e.heldoutLoss;
+        p.n++;
+        at.set(e.tokens, p);
+      }
+    }
+    const evals = [...at].filter(([, p]) => p.n === runs.length).sort((a, b) => a[0] - b[0]).map(([tokens, p]) => ({ step: p.step, tokens, heldoutLoss: p.sum / p.n }));
+    return { name, finished: runs.every((r) => r.finished), stats: null, steps: [], evals };
+  });
+}

@@ -90,8 +90,14 @@ test('a sweep of shares, α quantiles and seeds: shared stages once, synthesis o
   }
   const table = formatResultsTable(first.results, first.comparison, first.sweep);
   for (const g of groups) assert.match(table, new RegExp(`^${g.replace(/\./g, '\\.')} +2 +-?\\d+% ± \\d+%`, 'm'));
+  // The report: one row per variant in the results, one held-out-loss line per variant (seeds averaged), the first α's pairs.
   const html = readFileSync(join(runDir, 'report.html'), 'utf8');
-  for (const g of groups) assert.ok(html.includes(g), `the report names ${g}`);
+  const results = html.slice(html.indexOf('<section id="results"'), html.indexOf('</section>', html.indexOf('<section id="results"')));
+  assert.match(results, /Fraction of oracle gain per variant/);
+  for (const g of groups) assert.match(results, new RegExp(`<td>${g.replace(/\./g, '\\.')}</td><td>2</td>`), `a results row for ${g}`);
+  assert.match(html, /one line per variant \(the mean over its seeds\)/);
+  assert.match(html, /the first, α quantile 0\.4 \(pairs-alphaq0\.4\//);
+  assert.doesNotMatch(html, /Not run yet/);
 
   // A rerun is fully cached.
   const again = await runExperiment({ cfg, quiet: true, log: () => {} });
