@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { runDirOf, saveResolvedConfig } from '../config/load.js';
 import { runEvalStage } from '../eval/eval-stage.js';
 import { formatResultsTable } from '../eval/results-table.js';
+import { isSweep, sweepEvalPlan } from '../experiment/sweep.js';
 import { addCommonOptions, loadCommandConfig, parseNumberFlag, parsePositiveInt, type CommonFlags } from './common.js';
 
 interface EvalFlags extends CommonFlags {
@@ -34,9 +35,11 @@ export function register(program: Command): void {
       if (cfg !== base) saveResolvedConfig(cfg);
       const runDir = runDirOf(cfg);
       const log = (line: string) => process.stderr.write(`${line}\n`);
-      const r = await runEvalStage({ cfg, runDir, force: flags.force, quiet: flags.quiet, log });
+      // A sweep (docs/experiment.md): every run, each SBP run against the baseline and oracle of its seed.
+      const sweep = isSweep(cfg) && cfg.eval.models.join(',') === 'baseline,sbp,oracle' ? sweepEvalPlan(cfg) : undefined;
+      const r = await runEvalStage({ cfg, runDir, models: sweep?.models, comparisons: sweep?.comparisons, force: flags.force, quiet: flags.quiet, log });
       if (r.skipped) log(`eval: ${runDir}/eval is up to date with these models, data and settings (use --force to redo)`);
-      process.stdout.write(formatResultsTable(r.results, r.comparison));
+      process.stdout.write(formatResultsTable(r.results, r.comparison, r.sweep));
       process.stdout.write(`results: ${runDir}/eval/results.json${r.comparison ? `, ${runDir}/eval/comparison.json` : ''}\n`);
     });
   program.addCommand(cmd);

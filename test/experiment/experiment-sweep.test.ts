@@ -7,7 +7,7 @@ import { UserError } from '../../src/common/errors.js';
 import { runExperiment } from '../../src/experiment/experiment-runner.js';
 import { experimentSweep } from '../../src/experiment/sweep.js';
 import { formatResultsTable } from '../../src/eval/results-table.js';
-import { tempDir } from '../helpers.js';
+import { runCli, tempDir } from '../helpers.js';
 import { writeToyConfig } from './toy-experiment.js';
 
 /**
@@ -98,6 +98,12 @@ test('a sweep of shares, α quantiles and seeds: shared stages once, synthesis o
   assert.match(html, /one line per variant \(the mean over its seeds\)/);
   assert.match(html, /the first, α quantile 0\.4 \(pairs-alphaq0\.4\//);
   assert.doesNotMatch(html, /Not run yet/);
+
+  // `sbp eval` on the sweep's config finds the same evaluation done and prints the same rows.
+  const cli = runCli(['eval', '-c', configPath, '-q']);
+  assert.equal(cli.status, 0, cli.stderr);
+  assert.match(cli.stderr, /eval: .* is up to date/);
+  for (const g of groups) assert.match(cli.stdout, new RegExp(`^${g.replace(/\./g, '\\.')} +2 +-?\\d+% ± \\d+%`, 'm'));
 
   // A rerun is fully cached.
   const again = await runExperiment({ cfg, quiet: true, log: () => {} });
