@@ -17,8 +17,9 @@
       "sources": ["native/kernels.cc", "native/thread-pool.cc"]
     },
     {
-      # The host sampler must compute the same float64 bits as the TypeScript one: no fused multiply-add.
-      "target_name": "sbp_logits_sampler",
+      # The host sampler must compute the same float64 bits as the TypeScript one: no fused
+      # multiply-add, in this build and the two below.
+      "target_name": "sbp_sampler_portable",
       "type": "static_library",
       "sources": ["native/logits-sampler.cc"],
       "cflags_cc!": ["-ffp-contract=fast"],
@@ -28,11 +29,11 @@
     {
       "target_name": "sbp_native",
       "sources": ["native/addon.cc"],
-      "dependencies": ["sbp_kernels_portable", "sbp_logits_sampler"],
+      "dependencies": ["sbp_kernels_portable", "sbp_sampler_portable"],
       "conditions": [
         ["target_arch=='x64'", {
           "defines": ["SBP_HAVE_X86_KERNELS"],
-          "dependencies": ["sbp_kernels_avx2", "sbp_kernels_avx512"]
+          "dependencies": ["sbp_kernels_avx2", "sbp_kernels_avx512", "sbp_sampler_avx2", "sbp_sampler_avx512"]
         }],
         ["OS!='win'", { "libraries": ["-lpthread"] }]
       ]
@@ -56,6 +57,24 @@
           "defines": ["SBP_ISA_AVX512"],
           "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma", "-mprefer-vector-width=512"],
           "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma"] }
+        },
+        {
+          "target_name": "sbp_sampler_avx2",
+          "type": "static_library",
+          "sources": ["native/logits-sampler.cc"],
+          "defines": ["SBP_ISA_AVX2"],
+          "cflags_cc!": ["-ffp-contract=fast"],
+          "cflags_cc": ["-mavx2", "-mfma", "-ffp-contract=off"],
+          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-mavx2", "-mfma", "-ffp-contract=off"] }
+        },
+        {
+          "target_name": "sbp_sampler_avx512",
+          "type": "static_library",
+          "sources": ["native/logits-sampler.cc"],
+          "defines": ["SBP_ISA_AVX512"],
+          "cflags_cc!": ["-ffp-contract=fast"],
+          "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma", "-mprefer-vector-width=512", "-ffp-contract=off"],
+          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma", "-ffp-contract=off"] }
         }
       ]
     }]

@@ -1,11 +1,14 @@
 // Sampling with a KV cache: 16 sequences × 256 new tokens (temperature 1, top-p 0.9, no early stop)
 // from the bench model (d_model 256, 6 layers, 8 heads, context 256, vocab 8192, fp32, 2 threads),
 // next to PyTorch (CPU, plain torch with its own preallocated KV cache, top-p by sort) in the same run.
-// Per-op shares come from CpuBackend.opStats(). Prints one JSON object. Usage: npx tsx bench/sample.ts [--backend auto|cpu|ref] [--tokens 256] [--threads 2]
+// Per-op shares come from CpuBackend.opStats() (`sampleLogits` is the native host sampler; --host-sampler
+// typescript times the TypeScript LogitsSampler instead, which then counts as host time). Prints one JSON object.
+// Usage: npx tsx bench/sample.ts [--backend auto|cpu|ref] [--tokens 256] [--threads 2] [--host-sampler auto|typescript]
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { CpuBackend } from '../src/engine/cpu-backend.js';
 import { LlamaModel } from '../src/model/llama.js';
+import type { HostSamplerChoice } from '../src/sample/batch-sampler.js';
 import { generate } from '../src/sample/sampler.js';
 import { openBackend, type BackendChoice } from '../src/train/open-backend.js';
 import { BENCH_MODEL, flag, runTorchPeer, timedBackend } from './train.js';
@@ -43,9 +46,10 @@ async function main(): Promise<void> {
   const tokens = Number(flag('tokens', '256'));
   const threads = Number(flag('threads', '2'));
   const choice = flag('backend', 'auto') as BackendChoice;
+  const hostSampler = flag('host-sampler', 'auto') as HostSamplerChoice;
   const notes: string[] = [];
   const raw = await openBackend(choice, threads, (l) => notes.push(l));
-  const out: Record<string, unknown> = { bench: 'sample', config: { ...BENCH_MODEL, sequences: B, newTokens: tokens, temperature: 1, topP: 0.9, dtype: 'f32', threads }, backend: raw.name, loadAverageBefore: loadavg().map((x) => +x.toFixed(2)), notes };
+  const out: Record<string, unknown> = { bench: 'sample', config: { ...BENCH_MODEL, sequences: B, newTokens: tokens, temperature: 1, topP: 0.9, dtype: 'f32', threads, hostSampler }, backend: raw.name, loadAverageBefore: loadavg().map((x) => +x.toFixed(2)), notes };
   if (raw.name === 'ref' && choice !== 'ref') {
     out.ours = null;
     out.oursReason = 'only the ref backend is available; pass --backend ref to time it anyway';
@@ -56,7 +60,7 @@ async function main(): Promise<void> {
     const model = new LlamaModel(BENCH_MODEL, backend, { seed: 1 });
     const prompts = Array.from({ length: B }, () => Int32Array.from([BENCH_MODEL.bosTokenId]));
     const t0 = performance.now();
-    const gens = generate(model, prompts, { temperature: 1, topP: 0.9, topK: 0, maxTokens: tokens, seed: 5, stopTokens: [], batchSize: B });
+    const gens = generate(model, prompts, { temperature: 1, topP: 0.9, topK: 0, maxTokens: tokens, seed: 5, stopTokens: [], batchSize: B, hostSampler });
     const ms = performance.now() - t0;
     const produced = gens.reduce((a, g) => a + g.tokens.length, 0);
     const times = profiled ? profiled.times : new Map(Object.entries((raw as CpuBackend).opStats()).map(([k, v]) => [k, v.ms]));
@@ -65,7 +69,7 @@ async function main(): Promise<void> {
       seconds: +(ms / 1000).toFixed(2),
       tokensPerSec: +(produced / (ms / 1000)).toFixed(1),
       newTokens: produced,
-      // time outside backend ops: host-side sampling (softmax, top-p) and bookkeeping
+      // time outside backend ops: bookkeeping, and the sampling itself with --host-sampler typescript
       hostShare: +((ms - opMs) / ms).toFixed(4),
       opShares: Object.fromEntries([...times.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => [k, +(v / ms).toFixed(4)])),
       peakRssMiB: +(process.resourceUsage().maxRSS / 1024).toFixed(1),

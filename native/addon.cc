@@ -4,6 +4,7 @@
 // and runs the kernel of the instruction set chosen when the context was created.
 #include <node_api.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -20,8 +21,10 @@ namespace {
 struct Context {
   ThreadPool pool;
   const Kernels* kernels;
-  std::vector<SamplerScratch> sampler_scratch;  // one per pool thread, grown to V on first use
-  Context(int threads, const Kernels* k) : pool(threads), kernels(k) {}
+  SampleRowFn sample_row;
+  std::vector<std::vector<double>> sampler_f64;  // per pool thread: scaled (V), prob (V + 1), select (V)
+  std::vector<std::vector<int32_t>> sampler_i32;  // per pool thread: cand (V)
+  Context(int threads, const Kernels* k, SampleRowFn s) : pool(threads), kernels(k), sample_row(s) {}
 };
 
 bool cpu_has(const char* isa) {
@@ -36,6 +39,15 @@ bool cpu_has(const char* isa) {
   (void)isa;
 #endif
   return std::strcmp(isa, "portable") == 0;
+}
+
+SampleRowFn sampler_for(const char* isa) {
+#if defined(SBP_HAVE_X86_KERNELS)
+  if (std::strcmp(isa, "avx512") == 0) return &avx512::sample_row;
+  if (std::strcmp(isa, "avx2") == 0) return &avx2::sample_row;
+#endif
+  (void)isa;
+  return &portable::sample_row;
 }
 
 const Kernels* kernels_for(const char* isa) {
@@ -154,7 +166,7 @@ napi_value CreateContext(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, nullptr, "threads must be in [1, 1024]");
     return nullptr;
   }
-  Context* ctx = new Context(threads, k);
+  Context* ctx = new Context(threads, k, sampler_for(isa));
   napi_value ext;
   napi_create_external(env, ctx, destroy_context, nullptr, &ext);
   return ext;
@@ -494,42 +506,65 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
 }
 
 // sampleLogits(ctx, logits, o, B, V, rows, o, n, uniforms|null, o, out, o, temperature, topK, topP)
-// out[i] = the token drawn from row rows[i] of logits (B, V) with the uniform draw uniforms[i].
+// out[i] = the token drawn from row rows[i] of logits (B, V) with the uniform draw uniforms[i]; one task
+// per row on the pool, each thread with its own scratch (grown once to V, then reused every step).
 napi_value SampleLogits(napi_env env, napi_callback_info info) {
   Args a(env, info);
   Context* c = a.ctx(0);
-  SamplingArgs s{};
-  s.logits = a.f32(1);
-  const int B = a.integer(3);
-  s.V = a.integer(4);
-  s.rows = a.i32(5);
-  s.n = a.integer(7);
-  s.uniforms = a.is_null(8) ? nullptr : a.f64(8);
-  s.out = a.i32(10);
-  s.temperature = a.num(12);
-  s.topK = a.integer(13);
-  s.topP = a.num(14);
+  const float* logits = a.f32(1);
+  const int B = a.integer(3), V = a.integer(4);
+  const int32_t* rows = a.i32(5);
+  const int n = a.integer(7);
+  const double* uniforms = a.is_null(8) ? nullptr : a.f64(8);
+  int32_t* out = a.i32(10);
+  const double temperature = a.num(12);
+  const int topK = a.integer(13);
+  const double topP = a.num(14);
   if (!a.ok) return nullptr;
-  const bool greedy = s.temperature == 0 || s.topK == 1;
-  const char* bad = s.V < 1                                               ? "V must be >= 1"
-                    : s.n < 0 || B < 0                                    ? "row counts must be >= 0"
-                    : !(s.temperature >= 0) || !std::isfinite(s.temperature) ? "temperature must be a finite number >= 0"
-                    : s.topK < 0                                          ? "topK must be >= 0"
-                    : !(s.topP > 0 && s.topP <= 1)                        ? "topP must be in (0, 1]"
-                    : !greedy && !s.uniforms                              ? "uniform draws are required unless sampling is greedy"
-                                                                          : nullptr;
+  const bool greedy = temperature == 0 || topK == 1;
+  const char* bad = V < 1                                                    ? "V must be >= 1"
+                    : n < 0 || B < 0                                         ? "row counts must be >= 0"
+                    : !(temperature >= 0) || !std::isfinite(temperature)     ? "temperature must be a finite number >= 0"
+                    : topK < 0                                               ? "topK must be >= 0"
+                    : !(topP > 0 && topP <= 1)                               ? "topP must be in (0, 1]"
+                    : !greedy && !uniforms                                   ? "uniform draws are required unless sampling is greedy"
+                                                                             : nullptr;
   if (bad) {
     std::string msg = std::string("sampleLogits: ") + bad;
     napi_throw_range_error(env, nullptr, msg.c_str());
     return nullptr;
   }
-  if (!check_ids(env, s.rows, s.n, 0, B, "sampleLogits", "row index", "the batch ")) return nullptr;
-  double max = 0;
-  const int row = sample_logits(c->pool, c->sampler_scratch, s, &max);
-  if (row >= 0) {
+  if (!check_ids(env, rows, n, 0, B, "sampleLogits", "row index", "the batch ")) return nullptr;
+  const size_t T = size_t(c->pool.size());
+  if (c->sampler_f64.size() < T) c->sampler_f64.resize(T), c->sampler_i32.resize(T);
+  if (!greedy)
+    for (size_t t = 0; t < T; t++) {
+      if (c->sampler_i32[t].size() >= size_t(V)) continue;
+      c->sampler_f64[t].assign(3 * size_t(V) + 1, 0.0);
+      c->sampler_i32[t].assign(size_t(V), 0);
+    }
+  std::atomic<int> first_bad{n};  // the lowest i whose row has a non-finite maximum
+  c->pool.parallel_for(n, [&](int i, int thread) {
+    SamplerScratch s{};
+    if (!greedy) {
+      double* f = c->sampler_f64[thread].data();
+      s = SamplerScratch{f, f + V, c->sampler_i32[thread].data(), f + 2 * size_t(V) + 1};
+    }
+    double max = 0;
+    const int tok = c->sample_row(logits + size_t(rows[i]) * V, V, temperature, topK, topP,
+                                  greedy ? 0.0 : uniforms[i], s, &max);
+    out[i] = tok;
+    for (int cur = first_bad.load(); tok < 0 && i < cur && !first_bad.compare_exchange_weak(cur, i);) {
+    }
+  });
+  const int row = first_bad.load();
+  if (row < n) {
+    // The same message as LogitsSampler (the maximum of a row without a finite one is ±Infinity).
+    double max = -HUGE_VAL;
+    for (int j = 0; j < V; j++) max = std::fmax(max, double(logits[size_t(rows[row]) * V + j]) / temperature);
     char msg[160];
     std::snprintf(msg, sizeof msg, "sampling from non-finite logits (max %s) in row %d", max > 0 ? "Infinity" : "-Infinity",
-                  int(s.rows[row]));
+                  int(rows[row]));
     napi_throw_error(env, nullptr, msg);
     return nullptr;
   }

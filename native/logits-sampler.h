@@ -1,42 +1,31 @@
-// The host sampler of the cpu backend: temperature, top-k, top-p (nucleus) and greedy on rows of
-// logits, one task per row on the thread pool. It repeats src/sample/logits-sampler.ts step for step
-// in float64 (exp included: sampling_exp is the same arithmetic as src/sample/sampling-exp.ts), so for
-// the same logits and uniform draw it picks the same token as the TypeScript sampler. Compiled once,
-// without FMA contraction (binding.gyp: -ffp-contract=off), for every instruction set.
+// The host sampler of the cpu backend: temperature, top-k, top-p (nucleus) and greedy on one row of
+// logits. It repeats src/sample/logits-sampler.ts step for step in float64 (exp included:
+// sampling_exp is the same arithmetic as src/sample/sampling-exp.ts), so for the same logits and
+// uniform draw it picks the same token as the TypeScript sampler. Like kernels.cc it is compiled once
+// per instruction set (the exp runs 8, 4 or 2 lanes wide), always without FMA contraction
+// (binding.gyp: -ffp-contract=off); vector lanes round exactly as scalar doubles, so every build gives
+// the same bits. addon.cc runs one task per row on the thread pool and owns the scratch.
 #pragma once
 
 #include <cstdint>
-#include <vector>
-
-#include "thread-pool.h"
 
 namespace sbp {
 
-struct SamplingArgs {
-  const float* logits;     // (B, V)
-  int V;
-  const int32_t* rows;     // (n) rows of logits to sample, each in [0, B)
-  const double* uniforms;  // (n) one draw in [0, 1) per row (unused when greedy)
-  int32_t* out;            // (n) chosen token ids
-  int n;
-  double temperature;      // 0 = greedy
-  int topK;                // 0 = off
-  double topP;             // 1 = off
-};
-
-// Per-thread scratch of size V, kept by the context so decoding allocates nothing per token.
+// Scratch of one thread.
 struct SamplerScratch {
-  std::vector<double> scaled;  // (V) logits / temperature
-  std::vector<double> prob;    // (V) unnormalised probabilities of candidates
-  std::vector<int32_t> cand;   // (V) candidate token ids
-  std::vector<double> select;  // (V) quickselect copy for the k-th largest
+  double* scaled;  // (V) logits / temperature
+  double* prob;    // (V + 1) unnormalised probabilities of the candidates, one spare slot
+  int32_t* cand;   // (V) candidate token ids
+  double* select;  // (V) quickselect copy for the k-th largest
 };
 
-double sampling_exp(double d);
+// The token drawn from logits (V) with the uniform draw r in [0, 1) (unused when greedy: temperature 0
+// or topK 1), or -1 when the largest logit / temperature is not finite (then *bad_max holds it).
+typedef int (*SampleRowFn)(const float* logits, int V, double temperature, int topK, double topP, double r,
+                           const SamplerScratch& s, double* bad_max);
 
-// Samples every row; `scratch` holds one entry per pool thread (resized here when V grows).
-// Returns -1, or the index i of the first row (rows[i]) whose largest scaled logit is not finite,
-// with that maximum in *bad_max; outputs of the other rows are written either way.
-int sample_logits(ThreadPool& pool, std::vector<SamplerScratch>& scratch, const SamplingArgs& a, double* bad_max);
+namespace avx512 { int sample_row(const float*, int, double, int, double, double, const SamplerScratch&, double*); }
+namespace avx2 { int sample_row(const float*, int, double, int, double, double, const SamplerScratch&, double*); }
+namespace portable { int sample_row(const float*, int, double, int, double, double, const SamplerScratch&, double*); }
 
 }  // namespace sbp

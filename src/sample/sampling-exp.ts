@@ -1,7 +1,7 @@
 /**
  * exp(d) for the host samplers, written so that the TypeScript sampler and the native one
- * (`native/logits-sampler.cc`, the same steps in C++) compute the same bits: only IEEE double +, −, ×,
- * floor and a table of exact powers of two — no platform `exp`, whose last bit differs between V8
+ * (`native/logits-sampler.cc`, the same steps in C++) compute the same bits: only IEEE double +, −, ×
+ * and a table of exact powers of two — no platform `exp`, whose last bit differs between V8
  * and the C library — so both samplers pick the same token from the same logits and uniform draw.
  *
  * d = k·ln 2 + r with k = round(d·log2 e) and |r| ≤ ln 2 / 2 (ln 2 split in two parts so k·LN2_HI
@@ -12,6 +12,7 @@
 const LOG2E = 1.4426950408889634;
 const LN2_HI = 0.6931471806019545; // ln 2 rounded to 32 bits: k·LN2_HI is exact for |k| < 2^21
 const LN2_LO = -4.2009150726810846e-11; // ln 2 − LN2_HI
+const SHIFTER = 6755399441055744; // 1.5·2^52: x + SHIFTER − SHIFTER rounds x to a whole number (|x| < 2^51)
 // 1/n! for n = 2 … 13
 const C2 = 0.5;
 const C3 = 0.16666666666666666;
@@ -42,7 +43,7 @@ export function samplingExp(d: number): number {
   if (d !== d) return d;
   if (d < -745.5) return 0;
   if (d > 709) return Infinity;
-  const k = Math.floor(d * LOG2E + 0.5);
+  const k = d * LOG2E + SHIFTER - SHIFTER; // round to the nearest whole number, ties to even
   const r = d - k * LN2_HI - k * LN2_LO;
   let p = C13;
   p = C12 + r * p;
