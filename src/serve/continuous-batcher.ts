@@ -4,7 +4,7 @@ import { LogitsSampler, type SamplingOptions } from '../sample/logits-sampler.js
 import { Rng } from '../sample/rng.js';
 import { CompletionText } from './completion-text.js';
 import { KVSlots } from './kv-slots.js';
-import { tokenLogprob, type TokenLogprob } from './token-logprobs.js';
+import { RowLogSumExp, tokenLogprob, type TokenLogprob } from './token-logprobs.js';
 
 export type FinishReason = 'stop' | 'length';
 
@@ -69,6 +69,8 @@ export class ContinuousBatcher {
   private readonly running: Sequence[] = [];
   private readonly slots: KVSlots;
   private readonly V: number;
+  private readonly lse: RowLogSumExp;
+  private scratch = new Float32Array(0); // (R, V) rows of drawn tokens' logits, for their log-sum-exp
 
   /**
    * `prefillTokens` bounds the prompt tokens prefilled in one step (distinct prompts counted once; a
@@ -85,6 +87,7 @@ export class ContinuousBatcher {
     if (!(prefillTokens >= 1)) throw new RangeError(`prefillTokens must be at least 1, got ${prefillTokens}`);
     this.slots = new KVSlots(model, maxBatch);
     this.V = model.config.vocabSize;
+    this.lse = new RowLogSumExp(model.backend, this.V);
   }
 
   get runningCount(): number {
@@ -143,6 +146,9 @@ export class ContinuousBatcher {
   step(): StepReport {
     const admitted = this.admit();
     const events: SequenceEvent[] = [];
+    const drawn = new Map<Sequence, number>();
+    for (const seq of this.running) if (seq.spec.maxTokens > 0) drawn.set(seq, seq.sampler.sample(seq.logits, 0, seq.rng));
+    const scores = this.drawnLogprobs(drawn);
     let batchSize = 0;
     for (const seq of [...this.running]) {
       const { spec } = seq;
@@ -154,13 +160,13 @@ export class ContinuousBatcher {
         text = seq.text.finish();
       } else {
         batchSize++;
-        const tok = seq.sampler.sample(seq.logits, 0, seq.rng);
+        const tok = drawn.get(seq)!;
         if (spec.stopTokens.includes(tok)) {
           finish = 'stop';
           text = seq.text.finish();
           if (spec.logprobs != null) logprobs = []; // the stop token is not part of the completion
         } else {
-          if (spec.logprobs != null) logprobs = [tokenLogprob(seq.logits, 0, this.V, tok, spec.logprobs)];
+          if (spec.logprobs != null) logprobs = [scores.get(seq)!];
           seq.generated++;
           seq.lastToken = tok;
           const r = seq.text.push(tok);
@@ -184,6 +190,19 @@ export class ContinuousBatcher {
     this.shrink();
     if (this.running.length > 0) this.decode();
     return { batchSize, admitted, events };
+  }
+
+  /** Log-probabilities of the drawn tokens of the sequences that ask for them (a stop token ends a sequence unlisted). */
+  private drawnLogprobs(drawn: Map<Sequence, number>): Map<Sequence, TokenLogprob> {
+    const V = this.V;
+    const rows = [...drawn].filter(([s, tok]) => s.spec.logprobs != null && !s.spec.stopTokens.includes(tok));
+    const out = new Map<Sequence, TokenLogprob>();
+    if (rows.length === 0) return out;
+    if (this.scratch.length < rows.length * V) this.scratch = new Float32Array(rows.length * V);
+    rows.forEach(([s], r) => this.scratch.set(s.logits, r * V));
+    const lse = this.lse.of(this.scratch, rows.length);
+    rows.forEach(([s, tok], r) => out.set(s, tokenLogprob(this.scratch, r * V, V, lse[r]!, tok, s.spec.logprobs!)));
+    return out;
   }
 
   /** Moves queued sequences into free slots (growing the cache when needed) and prefills them. */
@@ -265,11 +284,12 @@ export class ContinuousBatcher {
         const tokens = new Int32Array(k * L); // (k, L)
         part.forEach((g, i) => tokens.set(g[0]!.spec.prompt, i * L));
         const logits = this.model.logits(tokens, k, L); // (k·L, V)
+        const lse = this.lse.of(logits, k * L); // (k·L)
         part.forEach((g, i) => {
           const prompt = g[0]!.spec.prompt;
           const topN = Math.max(...g.map((s) => s.spec.logprobs ?? 0));
           const lps: Array<TokenLogprob | null> = [null]; // nothing predicts the first token
-          for (let t = 1; t < L; t++) lps.push(tokenLogprob(logits, (i * L + t - 1) * V, V, prompt[t]!, topN));
+          for (let t = 1; t < L; t++) lps.push(tokenLogprob(logits, (i * L + t - 1) * V, V, lse[i * L + t - 1]!, prompt[t]!, topN));
           const last = g.some(usesCache) ? null : logits.slice((i * L + L - 1) * V, (i * L + L) * V);
           for (const seq of g) {
             const n = seq.spec.logprobs ?? 0;
