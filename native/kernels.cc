@@ -182,22 +182,79 @@ inline void transpose16_rows(const float* const* rows, int k0, float* dst) {
 #pragma GCC diagnostic pop
 #endif
 
+#if defined(SBP_ISA_AVX2)
+// dst[c * dstride + r] = src[r * sstride + c] for an 8 × 8 block: pairs of floats (unpack), pairs of
+// pairs (shuffle), then the two 128-bit halves (permute2f128).
+inline void transpose8_regs(const __m256* r, float* dst, int dstride) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 4; i++) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);      // rows 2i, 2i+1: columns 0 1 | 4 5
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);  // columns 2 3 | 6 7
+  }
+  for (int h = 0; h < 2; h++) {  // rows 4h .. 4h + 3
+    const __m256 *lo = t + 4 * h, *hi = t + 4 * h + 2;
+    u[4 * h + 0] = _mm256_shuffle_ps(lo[0], hi[0], 0x44);  // column 0 | 4
+    u[4 * h + 1] = _mm256_shuffle_ps(lo[0], hi[0], 0xEE);  // column 1 | 5
+    u[4 * h + 2] = _mm256_shuffle_ps(lo[1], hi[1], 0x44);  // column 2 | 6
+    u[4 * h + 3] = _mm256_shuffle_ps(lo[1], hi[1], 0xEE);  // column 3 | 7
+  }
+  for (int m = 0; m < 4; m++) {
+    _mm256_storeu_ps(dst + size_t(m) * dstride, _mm256_permute2f128_ps(u[m], u[4 + m], 0x20));
+    _mm256_storeu_ps(dst + size_t(4 + m) * dstride, _mm256_permute2f128_ps(u[m], u[4 + m], 0x31));
+  }
+}
+
+inline void transpose8(const float* src, int sstride, float* dst, int dstride) {
+  __m256 r[8];
+  for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + size_t(i) * sstride);
+  transpose8_regs(r, dst, dstride);
+}
+
+// dst (8 × 8, row stride 8)[c][i] = rows[i][k0 + c]
+inline void transpose8_rows(const float* const* rows, int k0, float* dst) {
+  __m256 r[8];
+  for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(rows[i] + k0);
+  transpose8_regs(r, dst, 8);
+}
+#endif
+
+#if defined(SBP_ISA_AVX512) || defined(SBP_ISA_AVX2)
+// Register transposes of VL × VL blocks (16 × 16 or 8 × 8) for the packs that transpose and the
+// decode scores; the portable build keeps the scalar loops.
+#define SBP_REGISTER_TRANSPOSE 1
+inline void transpose_block(const float* src, int sstride, float* dst, int dstride) {
+#if defined(SBP_ISA_AVX512)
+  transpose16(src, sstride, dst, dstride);
+#else
+  transpose8(src, sstride, dst, dstride);
+#endif
+}
+inline void transpose_block_rows(const float* const* rows, int k0, float* dst) {
+#if defined(SBP_ISA_AVX512)
+  transpose16_rows(rows, k0, dst);
+#else
+  transpose8_rows(rows, k0, dst);
+#endif
+}
+#endif
+
 void pack_a(float* Ap, const GemmArgs& g, int i0, int mc, int p0, int kc) {
   for (int ir = 0; ir < mc; ir += MR) {
     const int mr = imin(MR, mc - ir);
     float* dst = Ap + size_t(ir) * kc;
     if (!g.transA) {
       int kdone = 0;
-#if defined(SBP_ISA_AVX512)
-      // 16 k at a time through a 16 × 16 register transpose (rows past mr repeat the first row and
+#if defined(SBP_REGISTER_TRANSPOSE)
+      // VL k at a time through a VL × VL register transpose (rows past mr repeat the first row and
       // are not copied out); a scalar scatter made packing A a third of the time for K = 8192
+      static_assert(MR <= VL, "one transposed block covers a micro-panel's rows");
       if (mr == MR) {
-        alignas(64) float tile[16 * 16];
-        const float* rows[16];
-        for (int i = 0; i < 16; i++) rows[i] = g.A + size_t(i0 + ir + (i < MR ? i : 0)) * g.lda + p0;
-        for (; kdone + 16 <= kc; kdone += 16) {
-          transpose16_rows(rows, kdone, tile);
-          for (int k = 0; k < 16; k++) std::memcpy(dst + size_t(kdone + k) * MR, tile + k * 16, sizeof(float) * MR);
+        alignas(64) float tile[VL * VL];
+        const float* rows[VL];
+        for (int i = 0; i < VL; i++) rows[i] = g.A + size_t(i0 + ir + (i < MR ? i : 0)) * g.lda + p0;
+        for (; kdone + VL <= kc; kdone += VL) {
+          transpose_block_rows(rows, kdone, tile);
+          for (int k = 0; k < VL; k++) std::memcpy(dst + size_t(kdone + k) * MR, tile + k * VL, sizeof(float) * MR);
         }
       }
 #endif
@@ -233,13 +290,13 @@ void pack_b(float* Bp, const GemmArgs& g, int j0, int nc, int p0, int kc) {
       }
     } else {
       int kdone = 0;
-#if defined(SBP_ISA_AVX512)
-      // op(B) = Bᵀ: 16 × 16 blocks transposed in registers (a scalar scatter costs ~4× the kernel
+#if defined(SBP_REGISTER_TRANSPOSE)
+      // op(B) = Bᵀ: VL × VL blocks transposed in registers (a scalar scatter costs ~4× the kernel
       // time when M is small, as in decoding)
       if (nr == NR) {
-        for (; kdone + 16 <= kc; kdone += 16)
-          for (int h = 0; h < NR; h += 16)
-            transpose16(g.B + size_t(j0 + jr + h) * g.ldb + p0 + kdone, g.ldb, dst + size_t(kdone) * NR + h, NR);
+        for (; kdone + VL <= kc; kdone += VL)
+          for (int h = 0; h < NR; h += VL)
+            transpose_block(g.B + size_t(j0 + jr + h) * g.ldb + p0 + kdone, g.ldb, dst + size_t(kdone) * NR + h, NR);
       }
 #endif
       for (int j = 0; j < nr; j++) {
@@ -925,21 +982,21 @@ void attention_decode(ThreadPool& pool, const DecodeArgs& a) {
     float* acc = sc + size_t(G) * (len + 1);
     for (int i = 0; i < G * D; i++) acc[i] = 0.f;
     int jdone = 0;  // keys whose scores are already in sc
-#if defined(SBP_ISA_AVX512)
-    // 16 keys at a time: transpose the key block (16 × D) in registers so each score lane is one key
+#if defined(SBP_REGISTER_TRANSPOSE)
+    // VL keys at a time: transpose the key block (VL × D) in registers so each score lane is one key
     // and the dot products need no horizontal sums
-    if (D % 16 == 0 && D <= 128) {
-      alignas(64) float kt[128 * 16];
+    if (D % VL == 0 && D <= 128) {
+      alignas(64) float kt[128 * VL];
       const size_t rowStride = size_t(a.KVH) * D;
-      for (; jdone + 16 <= len; jdone += 16) {
+      for (; jdone + VL <= len; jdone += VL) {
         const float* kr = a.kCache + ((size_t(b) * a.Tcap + jdone) * a.KVH + kvh) * D;
-        for (int d0 = 0; d0 < D; d0 += 16) transpose16(kr + d0, int(rowStride), kt + d0 * 16, 16);
+        for (int d0 = 0; d0 < D; d0 += VL) transpose_block(kr + d0, int(rowStride), kt + d0 * VL, VL);
         for (int g = 0; g < G; g++) {
           const float* q = a.q + (size_t(b) * a.H + kvh * G + g) * D;
           vf s0 = vf{}, s1 = vf{};
-          for (int d = 0; d < D; d += 2) {
-            s0 += bc(q[d]) * ld(kt + d * 16);
-            s1 += bc(q[d + 1]) * ld(kt + (d + 1) * 16);
+          for (int d = 0; d < D; d += 2) {  // D is a multiple of VL, so even
+            s0 += bc(q[d]) * ld(kt + d * VL);
+            s1 += bc(q[d + 1]) * ld(kt + (d + 1) * VL);
           }
           st(sc + size_t(g) * (len + 1) + jdone, (s0 + s1) * scale);
         }
