@@ -7,6 +7,7 @@ import { documentPrefix } from '../embed/document-prefix.js';
 import { LmEmbedder } from '../embed/lm-embedder.js';
 import { loadModelFolder } from '../model/checkpoint.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
+import { serverBytesOf } from './token-bytes.js';
 import { openBackend } from '../train/open-backend.js';
 import { ContinuousBatcher } from './continuous-batcher.js';
 import type { EmbedItem, FromWorker, ModelWorkerData, ToWorker } from './worker-protocol.js';
@@ -25,7 +26,7 @@ try {
   const tokenizer = Tokenizer.load(data.tokenizerPath);
   const backend = await openBackend(data.backend, data.threads, (line) => notes.push(line));
   const model = loadModelFolder(data.modelDir, backend);
-  const batcher = new ContinuousBatcher(model, (t) => tokenizer.bytesOf(t), data.maxBatch, data.prefillTokens);
+  const batcher = new ContinuousBatcher(model, serverBytesOf(tokenizer), data.maxBatch, data.prefillTokens);
   const embedder = new LmEmbedder(model, { batchTokens: data.embedBatchTokens, lengthQuantum: 32 });
   const embedJobs: Array<{ id: number; inputs: EmbedItem[] }> = [];
   let wake: (() => void) | null = null;

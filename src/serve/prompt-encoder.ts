@@ -3,6 +3,7 @@ import type { SpecialTokens } from '../tokenizer/special-tokens.js';
 /** The part of a tokenizer prompt encoding needs. */
 export interface PromptTokenizer {
   readonly special: SpecialTokens;
+  readonly vocabSize: number;
   encode(text: string): Uint32Array;
   decode(ids: ArrayLike<number>): string;
 }
@@ -36,9 +37,10 @@ export class PromptEncoder {
     this.pattern = texts.length > 0 ? new RegExp(texts.map(escapeRegExp).join('|'), 'g') : null;
   }
 
-  /** Ids → text (special tokens as their text). */
+  /** Ids → text (special tokens as their text); ids past the tokenizer (a padded model vocabulary) have none. */
   decode(ids: ArrayLike<number>): string {
-    return this.tokenizer.decode(ids);
+    const size = this.tokenizer.vocabSize;
+    return this.tokenizer.decode(Array.from(ids).filter((id) => id < size));
   }
 
   /** `[bos]` followed by the prompt's tokens, special texts mapped to their ids. */

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { basename, join, resolve } from 'node:path';
 import { UserError } from '../common/errors.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
+import { serverBytesOf } from './token-bytes.js';
 import type { BackendChoice } from '../train/open-backend.js';
 import { ApiError } from './api-error.js';
 import { CompletionLogprobs, codePoints, completionJson, TokenTexts, type LogprobsObject } from './completion-logprobs.js';
@@ -66,7 +67,7 @@ export async function startServer(opts: ServeOptions): Promise<SbpServer> {
   if (!existsSync(tokenizerPath)) throw new UserError(`${tokenizerPath} not found: the served model needs a tokenizer.json (copy the run's tokenizer/tokenizer.json into ${modelDir}, or pass the tokenizer's path)`);
   const tokenizer = Tokenizer.load(tokenizerPath);
   const encoder = new PromptEncoder(tokenizer);
-  const bytesOf = (t: number) => tokenizer.bytesOf(t);
+  const bytesOf = serverBytesOf(tokenizer);
   const tokenTexts = new TokenTexts(bytesOf);
   const bosText = tokenizer.decode([tokenizer.special.bos]);
   const modelId = opts.modelName ?? basename(modelDir);

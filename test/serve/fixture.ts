@@ -15,12 +15,13 @@ export interface ServeFixture {
 }
 
 /** A tiny random Llama model and a small trained tokenizer, saved as a Hugging Face folder. */
-export async function serveFixture(opts: { hiddenSize?: number; numLayers?: number; maxSeqLen?: number; seed?: number } = {}): Promise<ServeFixture> {
+/** `extraVocab` pads the model's vocabulary past the tokenizer's by that many rows, as many published checkpoints do. */
+export async function serveFixture(opts: { hiddenSize?: number; numLayers?: number; maxSeqLen?: number; seed?: number; extraVocab?: number } = {}): Promise<ServeFixture> {
   const texts = fixtureDocs(40, 'serve').map((d) => d.text);
   const tokenizer = await trainTokenizer(texts, TokenizerConfigSchema.parse({ vocabSize: 300, minFrequency: 2 }), { threads: 1 });
   const C = opts.hiddenSize ?? 32;
   const config: ModelConfig = {
-    vocabSize: tokenizer.vocabSize,
+    vocabSize: tokenizer.vocabSize + (opts.extraVocab ?? 0),
     hiddenSize: C,
     numLayers: opts.numLayers ?? 2,
     numHeads: 4,
