@@ -53,3 +53,17 @@ export async function serveFixture(opts: { hiddenSize?: number; numLayers?: numb
   saveModelFolder(dir, model, { tokenizerJsonPath: tokPath });
   return { dir, model, tokenizer };
 }
+
+/** A request to a test server: status, the body as text, and as JSON when it parses. */
+export async function fetchJson(url: string, body?: unknown, opts: { raw?: string; timeoutMs?: number } = {}): Promise<{ status: number; json: any; text: string }> {
+  const init: RequestInit = body === undefined && opts.raw === undefined ? {} : { method: 'POST', body: opts.raw ?? JSON.stringify(body), headers: { 'content-type': 'application/json' } };
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000) });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text };
+}

@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { completionJson } from '../../src/serve/completion-logprobs.js';
 import { startServer, type SbpServer } from '../../src/serve/server.js';
-import { serveFixture, type ServeFixture } from './fixture.js';
+import { fetchJson, serveFixture, type ServeFixture } from './fixture.js';
 
 let fx: ServeFixture;
 let server: SbpServer;
@@ -33,16 +33,8 @@ function textOf(id: number): string {
   }
 }
 
-async function complete(body: Record<string, unknown>): Promise<{ status: number; json: any; text: string }> {
-  const res = await fetch(server.url + '/v1/completions', { method: 'POST', body: JSON.stringify({ model: 'tiny-serve', ...body }), signal: AbortSignal.timeout(120_000) });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
+function complete(body: Record<string, unknown>): Promise<{ status: number; json: any; text: string }> {
+  return fetchJson(server.url + '/v1/completions', { model: 'tiny-serve', ...body }, { timeoutMs: 120_000 });
 }
 
 /** The oracle: log-softmax of every position's logits from one full forward pass of the test's own model, (T) rows of (V). */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import { saveModelFolder } from '../../src/model/checkpoint.js';
 import { startServer, type SbpServer } from '../../src/serve/server.js';
-import { serveFixture, type ServeFixture } from './fixture.js';
+import { fetchJson, serveFixture, type ServeFixture } from './fixture.js';
 
 // A checkpoint whose embedding has 20 more rows than its tokenizer has tokens, with those rows of
 // the output layer made so large that greedy decoding draws them.
@@ -26,9 +26,8 @@ after(async () => {
   await server.close({ graceMs: 1000 });
 });
 
-async function complete(body: Record<string, unknown>): Promise<{ status: number; json: any }> {
-  const res = await fetch(server.url + '/v1/completions', { method: 'POST', body: JSON.stringify({ model: 'tiny-serve', ...body }), signal: AbortSignal.timeout(60_000) });
-  return { status: res.status, json: await res.json() };
+function complete(body: Record<string, unknown>): Promise<{ status: number; json: any }> {
+  return fetchJson(server.url + '/v1/completions', { model: 'tiny-serve', ...body });
 }
 
 test('ids past the tokenizer (a padded vocabulary) decode to no text: drawn, echoed and scored without failing', async () => {

@@ -5,7 +5,7 @@ import { normalizeRows } from '../../src/embed/embedder.js';
 import { argmax } from '../../src/sample/logits-sampler.js';
 import { sampleTexts } from '../../src/sample/sample-texts.js';
 import { startServer, type SbpServer } from '../../src/serve/server.js';
-import { serveFixture, type ServeFixture } from './fixture.js';
+import { fetchJson, serveFixture, type ServeFixture } from './fixture.js';
 
 let fx: ServeFixture;
 let server: SbpServer;
@@ -19,17 +19,8 @@ after(async () => {
   await server.close({ graceMs: 1000 });
 });
 
-async function call(path: string, body?: unknown, raw?: string): Promise<{ status: number; json: any; text: string }> {
-  const init: RequestInit = body === undefined && raw === undefined ? {} : { method: 'POST', body: raw ?? JSON.stringify(body), headers: { 'content-type': 'application/json' } };
-  const res = await fetch(server.url + path, { ...init, signal: AbortSignal.timeout(60_000) });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
+function call(path: string, body?: unknown, raw?: string): Promise<{ status: number; json: any; text: string }> {
+  return fetchJson(server.url + path, body, { raw });
 }
 
 /** Parses an SSE body: the data payloads in order; the last must be [DONE]. */
