@@ -21,7 +21,7 @@ import { UseEmbedder } from '../src/embed/use-embedder.js';
 import { LmEmbedder } from '../src/embed/lm-embedder.js';
 import { LlamaModel } from '../src/model/llama.js';
 import { MODEL_PRESETS } from '../src/model/config.js';
-import { openBackend } from '../src/train/open-backend.js';
+import { openBackend } from '../src/engine/open-backend.js';
 
 const maxTokens = Number(process.argv[2] ?? 256);
 const useDocs = Number(process.argv[3] ?? 64);

@@ -14,7 +14,7 @@ import { LlamaModel } from '../src/model/llama.js';
 import type { Batch } from '../src/model/types.js';
 import { Rng } from '../src/sample/rng.js';
 import { documentLosses, documentWindows } from '../src/eval/perplexity.js';
-import { openBackend, type BackendChoice } from '../src/train/open-backend.js';
+import { openBackend, type BackendChoice } from '../src/engine/open-backend.js';
 
 const numDocs = Number(process.argv[2] ?? 48);
 const docTokens = Number(process.argv[3] ?? 200);

@@ -10,7 +10,7 @@ import { CpuBackend } from '../src/engine/cpu-backend.js';
 import { LlamaModel } from '../src/model/llama.js';
 import type { HostSamplerChoice } from '../src/sample/batch-sampler.js';
 import { generate } from '../src/sample/sampler.js';
-import { openBackend, type BackendChoice } from '../src/train/open-backend.js';
+import { openBackend, type BackendChoice } from '../src/engine/open-backend.js';
 import { BENCH_MODEL, flag, runTorchPeer, timedBackend } from './train.js';
 
 const TORCH_SAMPLE_PY = String.raw`

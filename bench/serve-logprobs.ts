@@ -13,11 +13,11 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TokenizerConfigSchema } from '../src/config/schema.js';
 import { RefBackend } from '../src/engine/ref-backend.js';
-import { saveModelFolder } from '../src/model/checkpoint.js';
+import { saveModelFolder } from '../src/model/hf-folder.js';
 import { LlamaModel } from '../src/model/llama.js';
 import { startServer } from '../src/serve/server.js';
 import { trainTokenizer } from '../src/tokenizer/tokenizer.js';
-import { openBackend, type BackendChoice } from '../src/train/open-backend.js';
+import { openBackend, type BackendChoice } from '../src/engine/open-backend.js';
 
 const prompts = Number(process.argv[2] ?? 64);
 const promptTokens = Number(process.argv[3] ?? 256);

@@ -13,12 +13,12 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { TokenizerConfigSchema } from '../src/config/schema.js';
-import { saveModelFolder } from '../src/model/checkpoint.js';
+import { saveModelFolder } from '../src/model/hf-folder.js';
 import { LlamaModel } from '../src/model/llama.js';
 import { RefBackend } from '../src/engine/ref-backend.js';
 import { trainTokenizer } from '../src/tokenizer/tokenizer.js';
 import { startServer } from '../src/serve/server.js';
-import { openBackend, type BackendChoice } from '../src/train/open-backend.js';
+import { openBackend, type BackendChoice } from '../src/engine/open-backend.js';
 
 const requests = Number(process.argv[2] ?? 16);
 const maxTokens = Number(process.argv[3] ?? 48);

@@ -17,7 +17,7 @@ import { LocalCompletionBackend, mixSeed } from '../src/synth/local-completion-b
 import { SynthFilter } from '../src/synth/synth-filters.js';
 import { synthFraming, synthPrompt } from '../src/synth/synth-framing.js';
 import { trainTokenizer } from '../src/tokenizer/tokenizer.js';
-import { openBackend, type BackendChoice } from '../src/train/open-backend.js';
+import { openBackend, type BackendChoice } from '../src/engine/open-backend.js';
 import { brownPieces } from '../test/synth/fixture-run.js';
 import { flag } from './train.js';
 

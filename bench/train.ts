@@ -16,7 +16,7 @@ import { CpuBackend } from '../src/engine/cpu-backend.js';
 import { LlamaModel } from '../src/model/llama.js';
 import type { ModelConfig } from '../src/model/types.js';
 import { Rng } from '../src/sample/rng.js';
-import { openBackend, type BackendChoice } from '../src/train/open-backend.js';
+import { openBackend, type BackendChoice } from '../src/engine/open-backend.js';
 import { PackedBatchSource } from '../src/train/packed-batch-source.js';
 import { train } from '../src/train/trainer.js';
 

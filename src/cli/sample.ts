@@ -4,11 +4,11 @@ import { Command, Option } from 'commander';
 import { UserError } from '../common/errors.js';
 import { writeFileAtomic } from '../common/fs-atomic.js';
 import { Progress } from '../common/progress.js';
-import { loadModelFolder } from '../model/checkpoint.js';
+import { loadModelFolder } from '../model/hf-folder.js';
 import { sampleTexts } from '../sample/sample-texts.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
-import { resolveModelDir } from '../train/model-dir.js';
-import { openBackend } from '../train/open-backend.js';
+import { resolveModelDir } from '../stage/model-dir.js';
+import { openBackend } from '../engine/open-backend.js';
 import { addCommonOptions, loadCommandConfig, parseNumberFlag, parsePositiveInt, type CommonFlags } from './common.js';
 
 interface SampleFlags extends CommonFlags {

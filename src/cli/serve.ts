@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { UserError } from '../common/errors.js';
 import { resolveConfig, runDirOf } from '../config/load.js';
 import { startServer } from '../serve/server.js';
-import { resolveModelDir } from '../train/model-dir.js';
+import { resolveModelDir } from '../stage/model-dir.js';
 import { parseNumberFlag, parsePositiveInt } from './common.js';
 
 interface ServeFlags {

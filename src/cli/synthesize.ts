@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { formatCount } from '../common/progress.js';
 import { SynthesisInterrupted, runSynthesizeStage, type SynthesizeStats } from '../synth/synthesize-stage.js';
 import type { QualityRates } from '../synth/synth-quality.js';
-import { openBackend } from '../train/open-backend.js';
+import { openBackend } from '../engine/open-backend.js';
 import { addCommonOptions, loadCommandConfig, parseNumberFlag, parsePositiveInt, runInterruptible, type CommonFlags } from './common.js';
 
 interface SynthesizeFlags extends CommonFlags {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { UserError } from '../common/errors.js';
 import { formatCount } from '../common/progress.js';
 import { resolveConfig, runDirOf } from '../config/load.js';
-import { stageDir } from '../experiment/stage.js';
+import { stageDir } from '../stage/stage.js';
 import { runTokenizerStage, TOKENIZER_STAGE, type TokenizerStageStats } from '../tokenizer/tokenizer-stage.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { addCommonOptions, loadCommandConfig, type CommonFlags } from './common.js';

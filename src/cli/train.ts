@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { formatCount } from '../common/progress.js';
-import { openBackend } from '../train/open-backend.js';
+import { openBackend } from '../engine/open-backend.js';
 import { TrainingInterrupted, runTrainStage, type TrainStageStats } from '../train/train-stage.js';
 import { addCommonOptions, loadCommandConfig, parseNumberFlag, parsePositiveInt, runInterruptible, type CommonFlags } from './common.js';
 

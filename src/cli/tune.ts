@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { formatCount } from '../common/progress.js';
 import { runTuneStage, type TuneStageStats } from '../synth/tune-stage.js';
-import { openBackend } from '../train/open-backend.js';
+import { openBackend } from '../engine/open-backend.js';
 import { TrainingInterrupted } from '../train/train-stage.js';
 import { addCommonOptions, loadCommandConfig, parseNumberFlag, parsePositiveInt, runInterruptible, type CommonFlags } from './common.js';
 

@@ -5,7 +5,7 @@ import { writeJsonAtomic } from '../common/fs-atomic.js';
 import { hashValue } from '../common/hash.js';
 import { Progress } from '../common/progress.js';
 import type { PrepareConfig } from '../config/schema.js';
-import { runStage } from '../experiment/stage.js';
+import { runStage } from '../stage/stage.js';
 import { corpusPipeline } from './corpus-pipeline.js';
 import { newCorpusStats, type CorpusStats } from './corpus-stats.js';
 import { ShardWriter } from './shard-writer.js';

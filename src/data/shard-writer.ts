@@ -2,7 +2,7 @@ import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { join } from 'node:path';
 import { UserError } from '../common/errors.js';
-import type { StageContext } from '../experiment/stage.js';
+import type { StageContext } from '../stage/stage.js';
 import type { CorpusSplit } from './document.js';
 
 /** What a shard's completion marker records; a resumed run checks its re-streamed shard against it. */

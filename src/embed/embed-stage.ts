@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EmbedConfig } from '../config/schema.js';
 import { readCorpusDocs } from '../data/corpus-reader.js';
-import { inputHash, runStage, type StageContext, type StageResult } from '../experiment/stage.js';
+import { inputHash, runStage, type StageContext, type StageResult } from '../stage/stage.js';
 import { Progress } from '../common/progress.js';
 import { writeJsonAtomic } from '../common/fs-atomic.js';
 import { UserError } from '../common/errors.js';

@@ -1,7 +1,7 @@
 import type { EmbedConfig } from '../config/schema.js';
-import { loadModelFolder } from '../model/checkpoint.js';
-import { openBackend } from '../train/open-backend.js';
-import { resolveModelDir } from '../train/model-dir.js';
+import { loadModelFolder } from '../model/hf-folder.js';
+import { openBackend } from '../engine/open-backend.js';
+import { resolveModelDir } from '../stage/model-dir.js';
 import { LmEmbedder } from './lm-embedder.js';
 
 /**

@@ -6,12 +6,12 @@ import { sha256Hex } from '../common/hash.js';
 import { Progress } from '../common/progress.js';
 import type { RunConfig } from '../config/schema.js';
 import type { Backend } from '../engine/backend.js';
-import { runStage, type StageResult } from '../experiment/stage.js';
-import { loadModelFolder } from '../model/checkpoint.js';
+import { runStage, type StageResult } from '../stage/stage.js';
+import { loadModelFolder } from '../model/hf-folder.js';
 import type { LanguageModel } from '../model/types.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
-import { resolveModelDir } from '../train/model-dir.js';
-import { openBackend, type BackendChoice } from '../train/open-backend.js';
+import { resolveModelDir } from '../stage/model-dir.js';
+import { openBackend, type BackendChoice, type BackendFactory } from '../engine/open-backend.js';
 import { buildClozeTask } from './cloze.js';
 import { compareMetric, metricEstimates, type BootstrapOptions, type ComparisonRoles, type Estimate, type ItemMetric, type MetricComparison } from './compare.js';
 import { heldoutTexts, sourceTexts, type EvalTexts } from './eval-texts.js';
@@ -37,7 +37,7 @@ export interface EvalStageOptions {
   force?: boolean;
   quiet?: boolean;
   log?: (line: string) => void;
-  createBackend?: (kind: BackendChoice, threads: number | undefined) => Backend | Promise<Backend>;
+  createBackend?: BackendFactory;
 }
 
 /** A model under evaluation: its label in results and the folder it loads from. */

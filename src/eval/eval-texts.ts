@@ -7,7 +7,7 @@ import type { CorpusSplit } from '../data/document.js';
 import { normalizeText } from '../data/normalize.js';
 import { newSourceCounters } from '../data/source-context.js';
 import { describeSource, openSource, parseSourceSpec, sourceFingerprint } from '../data/source-registry.js';
-import { inputHash, readManifest, stageDir } from '../experiment/stage.js';
+import { inputHash, readManifest, stageDir } from '../stage/stage.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { TokenDataset, listTokenShards } from '../tokens/token-dataset.js';
 

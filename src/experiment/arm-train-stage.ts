@@ -1,3 +1,4 @@
+import type { BackendFactory } from '../engine/open-backend.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../common/errors.js';
@@ -18,7 +19,7 @@ import { readDocList } from './doc-list-file.js';
 import { DocumentSubset } from './document-subset.js';
 import { MixtureBatchSource } from './mixture-batch-source.js';
 import { ORACLE_DOCS_FILE, SUBSET_STAGE } from './subset-stage.js';
-import { inputHash, runStage, stageDir, type StageResult } from './stage.js';
+import { inputHash, runStage, stageDir, type StageResult } from '../stage/stage.js';
 
 export type Arm = 'baseline' | 'sbp' | 'oracle';
 export const ARMS: readonly Arm[] = ['baseline', 'sbp', 'oracle'];
@@ -43,7 +44,7 @@ export interface ArmTrainOptions {
   steps: number;
   /** Synthetic tokens the SBP run draws (S); the real data fills the rest of the budget. */
   syntheticTokens: number;
-  createBackend: (kind: 'auto' | 'cpu' | 'ref', threads: number | undefined) => Backend | Promise<Backend>;
+  createBackend: BackendFactory;
   force?: boolean;
   quiet?: boolean;
   shouldStop?: (step: number) => boolean;

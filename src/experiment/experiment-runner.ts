@@ -15,12 +15,12 @@ import { runSynthesizeStage } from '../synth/synthesize-stage.js';
 import { runTuneStage } from '../synth/tune-stage.js';
 import { runTokenizerStage } from '../tokenizer/tokenizer-stage.js';
 import { runTokenizeStage } from '../tokens/tokenize-stage.js';
-import { openBackend, type BackendChoice } from '../train/open-backend.js';
+import { openBackend, type BackendChoice, type BackendFactory } from '../engine/open-backend.js';
 import { runArmTrainStage, type Arm } from './arm-train-stage.js';
 import { formatPlan, type ComputeMatchedPlan } from './compute-matched-plan.js';
 import { PLAN_STAGE, planIdentity, runPlanStage } from './plan-stage.js';
-import { inputHash, runStage, type StageResult } from './stage.js';
-import { runStageGraph, topologicalOrder, type NodeOutcome, type StageNode } from './stage-graph.js';
+import { inputHash, runStage, type StageResult } from '../stage/stage.js';
+import { runStageGraph, topologicalOrder, type NodeOutcome, type StageNode } from '../stage/stage-graph.js';
 import { runSubsetStage } from './subset-stage.js';
 import { runSynthTokensStage } from './synth-tokens-stage.js';
 import { runTokenizerCopyStage } from './tokenizer-copy-stage.js';
@@ -37,7 +37,7 @@ export interface ExperimentOptions {
   log?: (line: string) => void;
   /** Stop once the plan is made (and printed). */
   planOnly?: boolean;
-  createBackend?: (kind: BackendChoice, threads: number | undefined) => Backend | Promise<Backend>;
+  createBackend?: BackendFactory;
   /** Polled between training steps (SIGINT): true = checkpoint and stop; rerunning resumes. */
   shouldStop?: (step: number) => boolean;
 }

@@ -1,3 +1,4 @@
+import type { BackendFactory } from '../engine/open-backend.js';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../common/fs-atomic.js';
 import type { RunConfig } from '../config/schema.js';
@@ -8,7 +9,7 @@ import { computeMatchedPlan, planSweep, type ComputeMatchedPlan, type SweepRun, 
 import { alphaStages, armRunName, experimentSweep, isSweep, sbpVariants, type ExperimentSweep } from './sweep.js';
 import { SELECTION_FILE, SUBSET_STAGE, type SubsetStats } from './subset-stage.js';
 import { readJsonIfExists } from '../common/fs-atomic.js';
-import { inputHash, runStage, stageDir, type StageResult } from './stage.js';
+import { inputHash, runStage, stageDir, type StageResult } from '../stage/stage.js';
 import { probeTrainThroughput } from './throughput-probe.js';
 import { UserError } from '../common/errors.js';
 
@@ -18,7 +19,7 @@ export const PLAN_FILE = 'plan.json';
 export interface PlanStageOptions {
   cfg: RunConfig;
   runDir: string;
-  createBackend: (kind: 'auto' | 'cpu' | 'ref', threads: number | undefined) => Backend | Promise<Backend>;
+  createBackend: BackendFactory;
   force?: boolean;
 }
 

@@ -6,7 +6,7 @@ import type { CorpusSplit } from '../data/document.js';
 import { ShardWriter } from '../data/shard-writer.js';
 import { TokenDataset } from '../tokens/token-dataset.js';
 import { writeDocList } from './doc-list-file.js';
-import { inputHash, runStage, stageDir, type StageResult } from './stage.js';
+import { inputHash, runStage, stageDir, type StageResult } from '../stage/stage.js';
 import { hashOrder, selectSubsets } from './token-subsets.js';
 
 export const SUBSET_STAGE = 'corpus';

@@ -3,7 +3,7 @@ import { writeJsonAtomic } from '../common/fs-atomic.js';
 import { SHARD_VERSION } from '../tokens/shard-format.js';
 import { tokenizeCorpus, type TokenizeStats } from '../tokens/tokenize-corpus.js';
 import { SYNTH_TOKENS_STAGE } from './arm-train-stage.js';
-import { inputHash, runStage, stageDir, type StageResult } from './stage.js';
+import { inputHash, runStage, stageDir, type StageResult } from '../stage/stage.js';
 
 /**
  * `synth/ → synth-tokens/`: the kept synthetic documents (`synth/train-NNNNN.jsonl`, the corpus

@@ -2,7 +2,7 @@ import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../common/errors.js';
 import { readJsonIfExists } from '../common/fs-atomic.js';
-import { inputHash, runStage, stageDir, type StageResult } from './stage.js';
+import { inputHash, runStage, stageDir, type StageResult } from '../stage/stage.js';
 
 /**
  * The experiment's `tokenizer/` stage: the tokenizer trained on the source corpus's train split,

@@ -7,7 +7,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../common/fs-atomic.js';
 import { readCorpusDocs } from '../data/corpus-reader.js';
 import { EMBED_STAGE, VECTORS_FILE } from '../embed/embed-stage.js';
 import { VectorsReader } from '../embed/vectors-file.js';
-import { inputHash, runStage, type StageContext, type StageResult } from '../experiment/stage.js';
+import { inputHash, runStage, type StageContext, type StageResult } from '../stage/stage.js';
 import { AnnIndex } from './ann-index.js';
 import type { Neighbours } from './neighbours.js';
 import { minePairs, type MinerPhase, type PairMinerOptions, type PairStats, type SearchCheckpoint } from './pair-miner.js';

@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { UserError } from '../common/errors.js';
 import type { CorpusStats } from '../data/corpus-stats.js';
-import type { StageManifest } from '../experiment/stage.js';
+import type { StageManifest } from '../stage/stage.js';
 import type { PairSample, PairStats } from '../pairs/pair-miner.js';
 import type { TokenizerStageStats } from '../tokenizer/tokenizer-stage.js';
 import type { TokenizeStats } from '../tokens/tokenize-corpus.js';

@@ -5,10 +5,10 @@ import { isUserError } from '../common/errors.js';
 import { normalizeRows } from '../embed/embedder.js';
 import { documentPrefix } from '../embed/document-prefix.js';
 import { LmEmbedder } from '../embed/lm-embedder.js';
-import { loadModelFolder } from '../model/checkpoint.js';
+import { loadModelFolder } from '../model/hf-folder.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { serverBytesOf } from './token-bytes.js';
-import { openBackend } from '../train/open-backend.js';
+import { openBackend } from '../engine/open-backend.js';
 import { ContinuousBatcher } from './continuous-batcher.js';
 import type { EmbedItem, FromWorker, ModelWorkerData, ToWorker } from './worker-protocol.js';
 

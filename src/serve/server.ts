@@ -6,7 +6,7 @@ import { basename, join, resolve } from 'node:path';
 import { UserError } from '../common/errors.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { serverBytesOf } from './token-bytes.js';
-import type { BackendChoice } from '../train/open-backend.js';
+import type { BackendChoice } from '../engine/open-backend.js';
 import { ApiError } from './api-error.js';
 import { CompletionLogprobs, codePoints, completionJson, TokenTexts, type LogprobsObject } from './completion-logprobs.js';
 import { parseCompletionRequest, type CompletionRequest } from './completion-request.js';

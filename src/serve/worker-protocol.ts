@@ -1,4 +1,4 @@
-import type { BackendChoice } from '../train/open-backend.js';
+import type { BackendChoice } from '../engine/open-backend.js';
 import type { SequenceEvent, SequenceSpec } from './continuous-batcher.js';
 
 /** Messages between the server's main thread and its model worker (see model-worker.ts). */

@@ -7,7 +7,7 @@ import { HashEmbedder, readDocumentFrequencies } from '../embed/hash-embedder.js
 import { HttpEmbedder } from '../embed/http-embedder.js';
 import { loadLmEmbedder } from '../embed/load-lm-embedder.js';
 import { UseEmbedder } from '../embed/use-embedder.js';
-import { stageDir } from '../experiment/stage.js';
+import { stageDir } from '../stage/stage.js';
 
 /**
  * The embedder the run's embed stage used, rebuilt from its config (and, for the hash embedder, from

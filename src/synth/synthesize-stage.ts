@@ -1,3 +1,4 @@
+import type { BackendFactory } from '../engine/open-backend.js';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../common/errors.js';
@@ -9,15 +10,15 @@ import { EMBED_STAGE, VECTORS_FILE } from '../embed/embed-stage.js';
 import { normalizeRows } from '../embed/embedder.js';
 import { VectorsReader } from '../embed/vectors-file.js';
 import type { Backend } from '../engine/backend.js';
-import { inputHash, readManifest, runStage, stageDir, type StageResult } from '../experiment/stage.js';
-import { loadModelFolder } from '../model/checkpoint.js';
+import { inputHash, readManifest, runStage, stageDir, type StageResult } from '../stage/stage.js';
+import { loadModelFolder } from '../model/hf-folder.js';
 import type { PairStats } from '../pairs/pair-miner.js';
 import { PAIRS_FILE, PAIRS_STAGE } from '../pairs/pair-stage.js';
 import { readPairsFile } from '../pairs/pairs-file.js';
 import { Rng } from '../sample/rng.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { TokenDataset } from '../tokens/token-dataset.js';
-import { resolveModelDir } from '../train/model-dir.js';
+import { resolveModelDir } from '../stage/model-dir.js';
 import type { CompletionBackend, SynthRequest } from './completion-backend.js';
 import { HttpCompletionBackend } from './http-completion-backend.js';
 import { judgeNonFactual } from './llm-judge.js';
@@ -121,7 +122,7 @@ export interface SynthesizeStageOptions {
   tune: TuneConfig; // fallback framing when the synthesizer is not a model of this run
   embed: EmbedConfig; // the embedder of the pair-irrelevance measure
   seed: number; // run seed, used when synthesize.seed is unset
-  createBackend?: (kind: 'auto' | 'cpu' | 'ref', threads: number | undefined) => Backend | Promise<Backend>;
+  createBackend?: BackendFactory;
   /** Replaces the configured engine (programs with their own backend, tests). */
   completionBackend?: CompletionBackend;
   threads?: number;

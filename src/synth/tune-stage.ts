@@ -1,3 +1,4 @@
+import type { BackendFactory } from '../engine/open-backend.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../common/errors.js';
@@ -6,14 +7,14 @@ import type { TuneConfig } from '../config/schema.js';
 import { EMBED_STAGE, VECTORS_FILE } from '../embed/embed-stage.js';
 import { VectorsReader } from '../embed/vectors-file.js';
 import type { Backend } from '../engine/backend.js';
-import { inputHash, runStage, stageDir, type StageResult } from '../experiment/stage.js';
-import { loadModelFolder } from '../model/checkpoint.js';
+import { inputHash, runStage, stageDir, type StageResult } from '../stage/stage.js';
+import { loadModelFolder } from '../model/hf-folder.js';
 import type { Batch, LanguageModel } from '../model/types.js';
 import { PAIRS_FILE, PAIRS_STAGE } from '../pairs/pair-stage.js';
 import { readPairsFile } from '../pairs/pairs-file.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { TokenDataset } from '../tokens/token-dataset.js';
-import { resolveModelDir } from '../train/model-dir.js';
+import { resolveModelDir } from '../stage/model-dir.js';
 import { trainIntoStage } from '../train/train-stage.js';
 import { heldoutLoss, type EvalMetrics } from '../train/trainer.js';
 import { pairBatches, type PairFramingTokens, type PairIndex } from './pair-rows.js';
@@ -29,7 +30,7 @@ export interface TuneStageOptions {
   seed: number; // run seed, used when tune.seed is unset
   modelName?: string; // output folder models/<name> (default "synthesizer")
   pairsStage?: string; // the pairs folder it reads (default "pairs")
-  createBackend: (kind: 'auto' | 'cpu' | 'ref', threads: number | undefined) => Backend | Promise<Backend>;
+  createBackend: BackendFactory;
   threads?: number;
   force?: boolean;
   quiet?: boolean;

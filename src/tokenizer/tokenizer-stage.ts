@@ -3,7 +3,7 @@ import { writeJsonAtomic } from '../common/fs-atomic.js';
 import { Progress } from '../common/progress.js';
 import type { TokenizerConfig } from '../config/schema.js';
 import { readCorpusDocs } from '../data/corpus-reader.js';
-import { inputHash, runStage, stageDir, type StageResult } from '../experiment/stage.js';
+import { inputHash, runStage, stageDir, type StageResult } from '../stage/stage.js';
 import { trainTokenizerWithStats, type TrainProgress } from './tokenizer.js';
 
 export const TOKENIZER_STAGE = 'tokenizer';

@@ -6,7 +6,7 @@ import { UserError } from '../common/errors.js';
 import { Progress } from '../common/progress.js';
 import { listCorpusShards } from '../data/corpus-reader.js';
 import type { CorpusSplit } from '../data/document.js';
-import type { StageContext } from '../experiment/stage.js';
+import type { StageContext } from '../stage/stage.js';
 import { SHARD_EXTENSION, dtypeForVocab, type TokenDType } from './shard-format.js';
 import { loadTokenEncoder } from './load-encoder.js';
 import { tokenizeShard, type ShardTokenStats } from './tokenize-shard.js';

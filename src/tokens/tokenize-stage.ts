@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../common/fs-atomic.js';
 import type { TokenizeConfig } from '../config/schema.js';
-import { inputHash, runStage, stageDir, type StageResult } from '../experiment/stage.js';
+import { inputHash, runStage, stageDir, type StageResult } from '../stage/stage.js';
 import { SHARD_VERSION } from './shard-format.js';
 import { tokenizeCorpus, type TokenizeStats } from './tokenize-corpus.js';
 

@@ -1,4 +1,4 @@
-import { loadModelFolder, saveModelFolder } from '../model/checkpoint.js';
+import { loadModelFolder, saveModelFolder } from '../model/hf-folder.js';
 import { LlamaModel } from '../model/llama.js';
 import type { LanguageModel } from '../model/types.js';
 import type { ModelStore } from './checkpoint-store.js';

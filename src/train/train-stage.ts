@@ -1,10 +1,11 @@
+import type { BackendFactory } from '../engine/open-backend.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../common/errors.js';
 import type { RunConfig } from '../config/schema.js';
-import { inputHash, runStage, stageDir, type StageResult } from '../experiment/stage.js';
+import { inputHash, runStage, stageDir, type StageResult } from '../stage/stage.js';
 import type { Backend } from '../engine/backend.js';
-import { loadModelFolder, saveModelFolder } from '../model/checkpoint.js';
+import { loadModelFolder, saveModelFolder } from '../model/hf-folder.js';
 import { fromHfConfig, resolveModelConfig } from '../model/config.js';
 import { LlamaModel } from '../model/llama.js';
 import type { ModelConfig } from '../model/types.js';
@@ -12,7 +13,7 @@ import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { TokenDataset, listTokenShards } from '../tokens/token-dataset.js';
 import { heldoutBatches } from './heldout-batches.js';
 import { hfModelStore } from './hf-model-store.js';
-import { resolveModelDir } from './model-dir.js';
+import { resolveModelDir } from '../stage/model-dir.js';
 import { PackedBatchSource } from './packed-batch-source.js';
 import { train, type EvalMetrics, type TrainerConfig, type TrainOptions, type TrainResult } from './trainer.js';
 
@@ -20,7 +21,7 @@ export interface TrainStageOptions {
   cfg: RunConfig;
   runDir: string;
   modelName: string; // output folder models/<modelName>
-  createBackend: (kind: 'auto' | 'cpu' | 'ref', threads: number | undefined) => Backend | Promise<Backend>;
+  createBackend: BackendFactory;
   force?: boolean;
   quiet?: boolean;
   /** Polled after each step; true = checkpoint now and stop (SIGINT). */

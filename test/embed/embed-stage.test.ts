@@ -8,7 +8,7 @@ import { readVectorsFile } from '../../src/embed/vectors-file.js';
 import { documentPrefix } from '../../src/embed/document-prefix.js';
 import { HashEmbedder } from '../../src/embed/hash-embedder.js';
 import { dotRows, normalizeRows } from '../../src/embed/embedder.js';
-import { StageMissingError } from '../../src/experiment/stage.js';
+import { StageMissingError } from '../../src/stage/stage.js';
 import { fixtureRun } from './fixture-run.js';
 import { serverVector, startEmbeddingServer, SERVER_DIM } from './embedding-server.js';
 import { tempDir } from '../helpers.js';

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runStage } from '../../src/experiment/stage.js';
+import { runStage } from '../../src/stage/stage.js';
 import { Tokenizer, trainTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { TokenizerConfigSchema } from '../../src/config/schema.js';
 import { tempDir } from '../helpers.js';

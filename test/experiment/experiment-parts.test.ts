@@ -7,7 +7,7 @@ import { hashOrder, selectSubsets } from '../../src/experiment/token-subsets.js'
 import { readDocList, writeDocList } from '../../src/experiment/doc-list-file.js';
 import { MixtureBatchSource } from '../../src/experiment/mixture-batch-source.js';
 import { DocumentSubset } from '../../src/experiment/document-subset.js';
-import { dependentsOf, runStageGraph, topologicalOrder, type StageNode } from '../../src/experiment/stage-graph.js';
+import { dependentsOf, runStageGraph, topologicalOrder, type StageNode } from '../../src/stage/stage-graph.js';
 import { MixtureSampler } from '../../src/tokens/mixture-sampler.js';
 import type { TokenizedDocuments } from '../../src/tokens/token-dataset.js';
 import { UserError } from '../../src/common/errors.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers.js';
-import { loadModelFolder } from '../../src/model/checkpoint.js';
+import { loadModelFolder } from '../../src/model/hf-folder.js';
 import { SafetensorsFile } from '../../src/model/safetensors.js';
 import type { Batch } from '../../src/model/types.js';
 import { modelTestBackends } from './backends.js';

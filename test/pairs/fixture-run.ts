@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runStage } from '../../src/experiment/stage.js';
+import { runStage } from '../../src/stage/stage.js';
 import { writeVectorsFile } from '../../src/embed/vectors-file.js';
 import { tempDir } from '../helpers.js';
 import { gaussian } from './clustered-vectors.js';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { TokenizerConfigSchema } from '../../src/config/schema.js';
 import { RefBackend } from '../../src/engine/ref-backend.js';
-import { saveModelFolder } from '../../src/model/checkpoint.js';
+import { saveModelFolder } from '../../src/model/hf-folder.js';
 import { LlamaModel } from '../../src/model/llama.js';
 import type { ModelConfig } from '../../src/model/types.js';
 import { Tokenizer, trainTokenizer } from '../../src/tokenizer/tokenizer.js';

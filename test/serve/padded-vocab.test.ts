@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
-import { saveModelFolder } from '../../src/model/checkpoint.js';
+import { saveModelFolder } from '../../src/model/hf-folder.js';
 import { startServer, type SbpServer } from '../../src/serve/server.js';
 import { fetchJson, serveFixture, type ServeFixture } from './fixture.js';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runStage } from '../../src/experiment/stage.js';
+import { runStage } from '../../src/stage/stage.js';
 import { Tokenizer } from '../../src/tokenizer/tokenizer.js';
 import { runCli, tempDir } from '../helpers.js';
 import { brownTexts } from './texts.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { runStage } from '../../src/experiment/stage.js';
+import { runStage } from '../../src/stage/stage.js';
 import { Tokenizer, trainTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { TokenizerConfigSchema } from '../../src/config/schema.js';
 import { tokenizeShard, type TokenEncoder } from '../../src/tokens/tokenize-shard.js';

@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { runStage } from '../../src/experiment/stage.js';
+import { runStage } from '../../src/stage/stage.js';
 import { untagBrown } from '../../src/data/sources/brown-source.js';
 import { trainTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { TokenShardWriter } from '../../src/tokens/shard-writer.js';

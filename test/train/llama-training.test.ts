@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RefBackend } from '../../src/engine/ref-backend.js';
-import { loadModelFolder } from '../../src/model/checkpoint.js';
+import { loadModelFolder } from '../../src/model/hf-folder.js';
 import { resolveModelConfig } from '../../src/model/config.js';
 import { LlamaModel } from '../../src/model/llama.js';
 import type { Batch, KVCache, LanguageModel } from '../../src/model/types.js';

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RefBackend } from '../../src/engine/ref-backend.js';
-import { loadModelFolder } from '../../src/model/checkpoint.js';
+import { loadModelFolder } from '../../src/model/hf-folder.js';
 import { TokenDataset } from '../../src/tokens/token-dataset.js';
 import { heldoutBatches } from '../../src/train/heldout-batches.js';
 import { heldoutLoss } from '../../src/train/trainer.js';

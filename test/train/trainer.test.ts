@@ -13,7 +13,7 @@ import { tempDir } from '../helpers.js';
 import { LlamaModel } from '../../src/model/llama.js';
 import { resolveModelConfig } from '../../src/model/config.js';
 import { hfModelStore } from '../../src/train/hf-model-store.js';
-import { loadModelFolder } from '../../src/model/checkpoint.js';
+import { loadModelFolder } from '../../src/model/hf-folder.js';
 
 const V = 16;
 const tinyLlama = (vocabSize = V) => resolveModelConfig({ preset: 'tiny', vocabSize, hiddenSize: 16, numLayers: 1, numHeads: 2, numKVHeads: 1, headDim: 8, intermediateSize: 32, maxSeqLen: 16 });

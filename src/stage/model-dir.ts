@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../common/errors.js';
-import { readManifest } from '../experiment/stage.js';
+import { readManifest } from './stage.js';
 import { hashValue } from '../common/hash.js';
 
 export interface ResolvedModelDir {

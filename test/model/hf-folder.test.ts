@@ -7,7 +7,7 @@ import { repoRoot, tempDir } from '../helpers.js';
 import { UserError } from '../../src/common/errors.js';
 import { RefBackend } from '../../src/engine/ref-backend.js';
 import { LlamaModel } from '../../src/model/llama.js';
-import { loadModelFolder, saveModelFolder } from '../../src/model/checkpoint.js';
+import { loadModelFolder, saveModelFolder } from '../../src/model/hf-folder.js';
 import { SafetensorsFile, halfToFloat, writeSafetensors } from '../../src/model/safetensors.js';
 import { MODEL_PRESETS, countParams, fromHfConfig, resolveModelConfig, toHfConfig, trainFlopsPerToken } from '../../src/model/config.js';
 import type { ModelConfig } from '../../src/model/types.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runStage, inputHash, StageMissingError } from '../../src/experiment/stage.js';
+import { runStage, inputHash, StageMissingError } from '../../src/stage/stage.js';
 import { tempDir } from '../helpers.js';
 
 test('a finished stage is skipped; a changed config reruns it from scratch', async () => {
@@ -36,7 +36,7 @@ test('an interrupted stage resumes from its shard markers', async () => {
     stage: 's2',
     runDir,
     config: { k: 1 },
-    run: async (ctx: import('../../src/experiment/stage.js').StageContext) => {
+    run: async (ctx: import('../../src/stage/stage.js').StageContext) => {
       for (const shard of ['a', 'b', 'c']) {
         if (ctx.isDone(shard)) continue;
         if (shard === failAt) throw new Error('killed');
