@@ -162,7 +162,7 @@ function docs(lengths: number[], base: number): TokenizedDocuments {
     numTokens: lengths.reduce((a, b) => a + b, 0),
     vocabSize: 1000,
     docLength: (i) => lengths[i]!,
-    doc: (i) => Int32Array.from({ length: lengths[i]! }, () => base + i),
+    doc: (i) => Uint32Array.from({ length: lengths[i]! }, () => base + i),
     docId: (i) => `${base}-${i}`,
   } as TokenizedDocuments;
 }
