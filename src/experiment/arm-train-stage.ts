@@ -14,7 +14,7 @@ import type { BatchSource } from '../train/batch-source.js';
 import { heldoutBatches } from '../train/heldout-batches.js';
 import { PackedBatchSource } from '../train/packed-batch-source.js';
 import { prepareTrainRun, trainIntoStage, type TrainStageStats } from '../train/train-stage.js';
-import type { TrainerConfig } from '../train/trainer.js';
+import { heldoutLoss, type TrainerConfig } from '../train/trainer.js';
 import { readDocList } from './doc-list-file.js';
 import { DocumentSubset } from './document-subset.js';
 import { MixtureBatchSource } from './mixture-batch-source.js';
@@ -45,7 +45,7 @@ export interface ArmTrainOptions {
   steps: number;
   /** Synthetic tokens a synthetic arm draws (S); the real data fills the rest of the budget. */
   syntheticTokens: number;
-  /** Score held-out loss on the validation split (`corpus/validation-docs.bin`) instead of the held-out split: a baseline-search run. */
+  /** Also score the final model on the validation split (`corpus/validation-docs.bin`): a baseline-search run. */
   validation?: boolean;
   createBackend: BackendFactory;
   force?: boolean;
@@ -63,6 +63,10 @@ export interface ArmTrainStats extends TrainStageStats {
   dataOrder: 'mixed' | 'synthetic-first' | null;
   /** The hyper-parameters that differ between experiments: the (searched) weight decay, the evaluation spacing, the seed. */
   train: { weightDecay: number; evalEvery: number; seed: number };
+  /** A search run's final loss on the validation split (nats per token). */
+  validation?: { loss: number; tokens: number };
+  /** The baseline of the first seed is the search run of the chosen weight decay, copied. */
+  copiedFrom?: string;
 }
 
 /**
@@ -119,11 +123,12 @@ export async function runArmTrainStage(opts: ArmTrainOptions): Promise<StageResu
       }
       if (!synthetic || synthetic.numTokens === 0) opts.log?.(`${name} run: synthesis kept no documents, so this run trains on the real data alone (see ${synthTokensStage.replace('synth-tokens', 'synth')}/stats.json for the drops)`);
     }
-    let heldoutData: TokenizedDocuments | null = null;
+    let validationData: TokenizedDocuments | null = null;
     if (opts.validation) {
-      heldoutData = sourceSubset(VALIDATION_DOCS_FILE);
+      validationData = sourceSubset(VALIDATION_DOCS_FILE);
       sources.validation = `source/tokens (train) ∩ ${SUBSET_STAGE}/${VALIDATION_DOCS_FILE}`;
-    } else if (tc.evalTokens > 0) heldoutData = open(tokensDir, tc.heldoutSplit);
+    }
+    const heldoutData = tc.evalTokens > 0 ? open(tokensDir, tc.heldoutSplit) : null;
 
     const backend = await opts.createBackend(tc.backend, cfg.threads);
     const { tokenizerPath, framing, modelConfig, seed } = prepareTrainRun({ cfg, runDir, vocabSize: real.vocabSize, hint: 'run `sbp experiment` again to rebuild the tokenizer stage' });
@@ -132,7 +137,7 @@ export async function runArmTrainStage(opts: ArmTrainOptions): Promise<StageResu
     const trainerCfg: TrainerConfig = { ...tc, steps: opts.steps };
     const { backend: _backend, totalTokens: _totalTokens, ...identity } = tc;
     // The identity of the three original arms is what it was before controls existed (their caches stay valid).
-    const extra = { ...(opts.syntheticPrefix ? { syntheticPrefix: true } : {}), ...(opts.validation ? { heldout: 'validation' } : {}), ...(synthetic_ && dataOrder !== 'mixed' ? { dataOrder } : {}) };
+    const extra = { ...(opts.syntheticPrefix ? { syntheticPrefix: true } : {}), ...(opts.validation ? { validation: true } : {}), ...(synthetic_ && dataOrder !== 'mixed' ? { dataOrder } : {}) };
     return await runStage<ArmTrainStats>({
       stage: join('models', name),
       runDir,
@@ -159,7 +164,7 @@ export async function runArmTrainStage(opts: ArmTrainOptions): Promise<StageResu
           data = new PackedBatchSource(real, tc.batchSize, tc.seqLen, framing, seed, `${tokensDir} (${tc.trainSplit})`);
           dataStats.real = describe(real);
         }
-        const heldout = heldoutData ? heldoutBatches(heldoutData, tc.batchSize, tc.seqLen, framing, tc.evalTokens > 0 ? tc.evalTokens : heldoutData.numTokens + heldoutData.numDocs * 2) : undefined;
+        const heldout = heldoutData ? heldoutBatches(heldoutData, tc.batchSize, tc.seqLen, framing, tc.evalTokens) : undefined;
         const result = await trainIntoStage({
           model,
           data,
@@ -171,6 +176,8 @@ export async function runArmTrainStage(opts: ArmTrainOptions): Promise<StageResu
           quiet: opts.quiet,
           log: opts.log,
         });
+        // The search chooses on this; the test split's curve above only watches (it decides nothing).
+        const validation = validationData ? heldoutLoss(model, heldoutBatches(validationData, tc.batchSize, tc.seqLen, framing, validationData.numTokens + 2 * validationData.numDocs)) : null;
         if (sampler) {
           const drawn = sampler.drawnTokens();
           for (const [component, n] of Object.entries(drawn)) dataStats[component]!.drawnTokens = n;
@@ -181,6 +188,7 @@ export async function runArmTrainStage(opts: ArmTrainOptions): Promise<StageResu
           sources,
           dataOrder,
           train: { weightDecay: tc.weightDecay, evalEvery: tc.evalEvery, seed },
+          ...(validation ? { validation: { loss: validation.heldoutLoss, tokens: validation.heldoutTokens } } : {}),
           modelConfig,
           numParams: model.numParams,
           backend: backend.name,

@@ -100,7 +100,7 @@ export interface SearchPlan {
   weightDecay: number[];
   runs: string[];
   validation: { docs: number; tokens: number };
-  /** Extra training runs, their FLOPs, and their time when the plan has a throughput. */
+  /** Extra training runs (the chosen one is the baseline), their FLOPs, and their time when the plan has a throughput. */
   cost: { runs: number; flops: number; seconds: number | null };
 }
 
@@ -144,10 +144,11 @@ export function planSweep(plan: ComputeMatchedPlan, alphas: SweepAlpha[]): Sweep
   };
 }
 
-/** The search's cost: one extra training run of B per grid value. */
+/** The search's cost: one training run of B per grid value, less the one that becomes the baseline. */
 export function planSearch(plan: ComputeMatchedPlan, weightDecay: number[], validation: { docs: number; tokens: number }): SearchPlan {
   const runs = weightDecay.map(searchRunName);
-  return { weightDecay, runs, validation, cost: { runs: runs.length, flops: plan.flops.perRun * runs.length, seconds: plan.estimate ? plan.estimate.secondsPerRun * runs.length : null } };
+  const extra = runs.length - 1;
+  return { weightDecay, runs, validation, cost: { runs: extra, flops: plan.flops.perRun * extra, seconds: plan.estimate ? plan.estimate.secondsPerRun * extra : null } };
 }
 
 /** `models/<name>` of the search run at one weight decay. */
@@ -248,7 +249,7 @@ export function formatPlan(plan: ComputeMatchedPlan): string {
   if (search) {
     const time = search.cost.seconds !== null ? `, about ${formatDuration(search.cost.seconds)}` : '';
     lines.push(
-      `  baseline search: weight decay ∈ {${search.weightDecay.join(', ')}}, each a baseline scored on a validation split of ${formatCount(search.validation.tokens)} train-side tokens (${search.validation.docs} documents outside U and the oracle); cost ${search.cost.runs} extra runs (${search.cost.flops.toExponential(2)} FLOPs${time}); the best is used by every run`,
+      `  baseline search: weight decay ∈ {${search.weightDecay.join(', ')}}, each a baseline scored on a validation split of ${formatCount(search.validation.tokens)} train-side tokens (${search.validation.docs} documents outside U and the oracle); cost ${search.cost.runs} extra runs (${search.cost.flops.toExponential(2)} FLOPs${time}: the best becomes the baseline); its weight decay is used by every run`,
     );
   }
   if (plan.estimate) {

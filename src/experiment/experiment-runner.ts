@@ -6,7 +6,7 @@ import type { EmbedConfig, RunConfig, SynthesizeConfig, TuneConfig } from '../co
 import { UserError } from '../common/errors.js';
 import { runRandomPairsStage } from '../pairs/random-pairs.js';
 import type { Arm } from './arm-table.js';
-import { formatSearch, readSearchChoice, runSearchStage, SEARCH_STAGE } from './baseline-search.js';
+import { formatSearch, readSearchChoice, runBaselineCopyStage, runSearchStage, SEARCH_STAGE } from './baseline-search.js';
 import type { SweepComparison } from '../eval/variant-summary.js';
 import { prepareCorpus } from '../data/prepare-corpus.js';
 import { runEmbedStage } from '../embed/embed-stage.js';
@@ -173,7 +173,11 @@ export function experimentGraph(g: GraphContext): StageNode[] {
       },
     });
   }
-  nodes.push(runNode(runs.find((r) => r.name === firstBaseline)!), {
+  // With a search, the first seed's baseline is the chosen search run (it trained exactly that).
+  const baselineNode: StageNode = searching
+    ? { name: firstBaseline, deps: ['search'], slice: { copiedFrom: 'search' }, run: async () => skipped(await runBaselineCopyStage({ runDir, name: firstBaseline })) }
+    : runNode(runs.find((r) => r.name === firstBaseline)!);
+  nodes.push(baselineNode, {
     name: 'embed',
     deps: embed.embedder === 'lm' && embed.lm.model === firstBaseline ? ['tokens', firstBaseline] : ['tokens'],
     slice: embed,

@@ -29,6 +29,8 @@ type ArmStats = {
   sources: Record<string, string>;
   train: { weightDecay: number; evalEvery: number; seed: number };
   heldout: { heldoutLoss: number } | null;
+  validation?: { loss: number };
+  copiedFrom?: string;
 };
 
 test('controls, baseline search and learning curves: each arm trains on its own data, every run uses the searched weight decay, SBP − control with intervals', async () => {
@@ -49,8 +51,8 @@ test('controls, baseline search and learning curves: each arm trains on its own 
   const plan = first.plan;
   assert.deepEqual(plan.trainingRuns.map((r) => r.name), ['baseline', 'sbp', 'selfdistill', 'randompairs', 'oracle']);
   assert.deepEqual(plan.search?.weightDecay, [0.1, 1.6]);
-  assert.equal(plan.search?.cost.runs, 2);
-  assert.match(formatPlan(plan), /baseline search: weight decay ∈ \{0\.1, 1\.6\}.*cost 2 extra runs/);
+  assert.equal(plan.search?.cost.runs, 1, 'the chosen search run is the baseline: one extra run');
+  assert.match(formatPlan(plan), /baseline search: weight decay ∈ \{0\.1, 1\.6\}.*cost 1 extra runs/);
   const search = stats<{ chosen: number; grid: Array<{ value: number; validationLoss: number }> }>('search');
   const best = search.grid.reduce((a, b) => (b.validationLoss < a.validationLoss ? b : a));
   assert.equal(search.chosen, best.value);
@@ -59,8 +61,12 @@ test('controls, baseline search and learning curves: each arm trains on its own 
     const s = stats<ArmStats>(`models/search-wd${v}`);
     assert.equal(s.train.weightDecay, v);
     assert.match(s.sources.validation!, /validation-docs\.bin/);
-    assert.equal(s.heldout!.heldoutLoss, search.grid.find((g) => g.value === v)!.validationLoss);
+    assert.equal(s.validation!.loss, search.grid.find((g) => g.value === v)!.validationLoss);
+    assert.notEqual(s.validation!.loss, s.heldout!.heldoutLoss, 'scored on the validation split, not the held-out one');
   }
+  // The first seed's baseline is the chosen search run (it trained exactly that), copied, not trained again.
+  assert.equal(stats<ArmStats>('models/baseline').copiedFrom, `search-wd${search.chosen}`);
+  assert.deepEqual(readFileSync(join(runDir, 'models', 'baseline', 'model.safetensors')), readFileSync(join(runDir, 'models', `search-wd${search.chosen}`, 'model.safetensors')));
 
   // The validation split is outside U and outside the oracle (a superset of U).
   const sel = stats<{ uniqueDocs: number; oracleDocs: number; validationDocs: number; availableDocs: number }>('corpus');
@@ -80,7 +86,7 @@ test('controls, baseline search and learning curves: each arm trains on its own 
     assert.equal(s.train.evalEvery, Math.floor(plan.steps / 4));
   }
   const arm = (a: string) => arms.find((x) => x.a === a)!.s;
-  assert.deepEqual(Object.keys(arm('baseline').sources), ['real']);
+  assert.deepEqual(Object.keys(arm('baseline').sources), ['real', 'validation']);
   assert.deepEqual(Object.keys(arm('oracle').sources), ['oracle']);
   const S = plan.syntheticTokens;
   for (const [a, folder] of [['sbp', 'synth-tokens'], ['selfdistill', 'synth-tokens-selfdistill'], ['randompairs', 'synth-tokens-randompairs']] as const) {
