@@ -25,7 +25,9 @@ try {
   const second = await runExperiment({ cfg, quiet: true, log: quietLog });
   const armSeconds = (arm: string) =>
     (JSON.parse(readFileSync(join(first.runDir, 'models', arm, 'manifest.json'), 'utf8')) as { timings: { seconds: number } }).timings.seconds;
-  const trainingSeconds = ['baseline', 'sbp', 'oracle'].reduce((s, a) => s + armSeconds(a), 0);
+  // Every training run the plan lists (the estimate covers these), and the baseline search's runs apart.
+  const trainingSeconds = first.plan.trainingRuns.reduce((s, r) => s + armSeconds(r.name), 0);
+  const searchSeconds = (first.plan.search?.runs ?? []).reduce((s, r) => s + armSeconds(r), 0);
   const round = (x: number) => Math.round(x * 100) / 100;
   const metrics = first.results
     ? Object.fromEntries(Object.entries(first.results.metrics).map(([m, v]) => [m, Object.fromEntries(Object.entries(v.values).map(([k, e]) => [k, round(e.value)]))]))
@@ -55,7 +57,19 @@ try {
         },
         cachedRerun: { seconds: round(second.seconds), stagesRun: second.stages.filter((s) => !s.skipped).map((s) => s.name) },
         metrics,
-        fractionOfOracleGain: first.comparison ? Object.fromEntries(first.comparison.map((c) => [c.metric, c.fraction.value === null ? null : round(c.fraction.value)])) : null,
+        fractionOfOracleGain: first.comparison
+          ? Object.fromEntries(first.comparison.map((c) => [c.metric, c.fraction.value === null ? null : { value: round(c.fraction.value), ci: c.fraction.ci ? [round(c.fraction.ci.lo), round(c.fraction.ci.hi)] : null }]))
+          : null,
+        search: first.plan.search ? { grid: first.plan.search.weightDecay, seconds: round(searchSeconds), estimatedSeconds: first.plan.search.cost.seconds !== null ? round(first.plan.search.cost.seconds) : null, chosen: JSON.parse(readFileSync(join(first.runDir, 'search', 'search.json'), 'utf8')) } : null,
+        sbpMinusControls: first.sweep?.variants.find((v) => v.name === 'sbp')?.versus
+          ? Object.fromEntries(
+              Object.entries(first.sweep.variants.find((v) => v.name === 'sbp')!.versus!).map(([c, ds]) => [
+                c,
+                Object.fromEntries(ds.map((d) => [d.metric, { value: round(d.difference.value), ci: d.difference.ci ? [round(d.difference.ci.lo), round(d.difference.ci.hi)] : null }])),
+              ]),
+            )
+          : null,
+        controlFractions: first.sweep ? Object.fromEntries(first.sweep.variants.filter((v) => v.name !== 'sbp').map((v) => { const f = v.metrics.find((m) => m.metric === 'heldout/ppl')!.fraction; return [v.name, f.value === null ? null : { value: round(f.value), ci: f.ci ? [round(f.ci.lo), round(f.ci.hi)] : null }]; })) : null,
       },
       null,
       2,

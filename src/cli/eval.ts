@@ -2,7 +2,9 @@ import { Command, Option } from 'commander';
 import { runDirOf, saveResolvedConfig } from '../config/load.js';
 import { runEvalStage } from '../eval/eval-stage.js';
 import { formatResultsTable } from '../eval/results-table.js';
-import { isSweep, sweepEvalPlan } from '../experiment/sweep.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { experimentEvalPlan } from '../experiment/sweep.js';
 import { addCommonOptions, loadCommandConfig, parseNumberFlag, parsePositiveInt, type CommonFlags } from './common.js';
 
 interface EvalFlags extends CommonFlags {
@@ -35,8 +37,8 @@ export function register(program: Command): void {
       if (cfg !== base) saveResolvedConfig(cfg);
       const runDir = runDirOf(cfg);
       const log = (line: string) => process.stderr.write(`${line}\n`);
-      // A sweep (docs/experiment.md): every run, each SBP run against the baseline and oracle of its seed.
-      const sweep = isSweep(cfg) && cfg.eval.models.join(',') === 'baseline,sbp,oracle' ? sweepEvalPlan(cfg) : undefined;
+      // An experiment's run (docs/experiment.md): every run, each SBP and control run against the baseline and oracle of its seed.
+      const sweep = existsSync(join(runDir, 'experiment', 'plan.json')) && cfg.eval.models.join(',') === 'baseline,sbp,oracle' ? experimentEvalPlan(cfg) : undefined;
       const r = await runEvalStage({ cfg, runDir, models: sweep?.models, comparisons: sweep?.comparisons, force: flags.force, quiet: flags.quiet, log });
       if (r.skipped) log(`eval: ${runDir}/eval is up to date with these models, data and settings (use --force to redo)`);
       process.stdout.write(formatResultsTable(r.results, r.comparison, r.sweep));

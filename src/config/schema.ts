@@ -230,6 +230,7 @@ export const SynthesizeConfigSchema = z
     d1Fraction: z.number().gt(0).lt(1).optional(), // default: the synthesizer's tuning split (tune.d1Fraction)
     batchSize: z.number().int().positive().default(16), // local engine: sequences decoded together
     seed: z.number().int().nonnegative().optional(), // default: the run seed
+    conditioning: z.enum(['seed', 'none']).default('seed'), // seed: prompt [bos] d1 [sep]; none: prompt [bos] alone (the experiment's selfdistill control)
     http: z
       .object({
         baseUrl: z.string().url().default('http://127.0.0.1:8000/v1'), // where /completions is served
@@ -346,7 +347,21 @@ export const ExperimentConfigSchema = z
     syntheticShares: sweepList(z.number().gt(0).lt(1)).optional(), // several S / B; replaces syntheticShare; synthesis runs once, at the largest
     alphas: sweepList(z.number().min(-1).max(1)).optional(), // several pair.alpha, each with its own pairs, synthesizer and synthetic corpus
     alphaQuantiles: sweepList(z.number().min(0).max(1)).optional(), // several pair.alphaQuantile instead (not with alphas)
-    seeds: sweepList(z.number().int().nonnegative()).optional(), // every run (baseline, SBP, oracle) once per seed; replaces train.seed for them
+    seeds: sweepList(z.number().int().nonnegative()).optional(), // every run (baseline, SBP, controls, oracle) once per seed; replaces train.seed for them
+    // Control arms, each compute-matched like SBP: selfdistill = S tokens sampled from the baseline without a seed; randompairs = a synthesizer tuned on random pairs
+    controls: z
+      .array(z.enum(['selfdistill', 'randompairs']))
+      .refine((xs) => new Set(xs).size === xs.length, 'each control once')
+      .default(['selfdistill', 'randompairs']),
+    baselineSearch: z
+      .object({
+        weightDecay: z.array(z.number().nonnegative()).default([0.1, 0.4, 1.6]), // grid for train.weightDecay, chosen on a validation split; one value: used as is; []: train.weightDecay
+        validationTokens: z.number().int().positive().default(16_384), // train-side tokens held out of every run to choose on
+      })
+      .strict()
+      .default({}),
+    evalPoints: z.number().int().nonnegative().default(10), // held-out evaluations through each run (learning curves); 0: train.evalEvery
+    dataOrder: z.enum(['mixed', 'synthetic-first']).default('mixed'), // synthetic runs: real and synthetic mixed throughout, or every synthetic document first and the real data last
     oracleFactor: z.number().min(1).default(20), // the oracle gets this many × U unique tokens when the corpus has them (paper: ~20×)
     subsetSalt: z.string().default('sbp-experiment'), // salt of the hash order that picks the subsets; change it to draw others
     probeSteps: z.number().int().nonnegative().default(3), // timed training steps of the throughput probe behind the time estimate; 0 = no probe

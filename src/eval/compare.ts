@@ -200,3 +200,29 @@ export function compareMetric(metric: ItemMetric, roles: ComparisonRoles, opts: 
 function fmt(x: number): string {
   return Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4) : x.toExponential(2);
 }
+
+/** One metric of SBP against a control run (same seed, same S): their values and SBP − control. */
+export interface ControlDifference {
+  metric: string;
+  higherIsBetter: boolean;
+  items: number;
+  sbp: Estimate;
+  control: Estimate;
+  /** sbp − control with its paired-bootstrap interval: SBP's own effect beyond what the control's data gives. */
+  difference: Estimate;
+}
+
+/** SBP − control on one metric, the difference's interval from the paired bootstrap over the items. */
+export function compareWithControl(metric: ItemMetric, sbp: string, control: string, opts: BootstrapOptions): ControlDifference {
+  const n = itemCount(metric);
+  for (const model of [sbp, control]) if (!metric.items[model]) throw new Error(`${metric.name}: no items for model "${model}"`);
+  const stats = (idx: Uint32Array | null) => {
+    const s = metricValue(metric.transform, metric.items[sbp]!, idx);
+    const c = metricValue(metric.transform, metric.items[control]!, idx);
+    return [s, c, s - c];
+  };
+  const point = stats(null);
+  const reps = n > 0 ? pairedBootstrap(n, opts, stats) : [];
+  const est = (j: number): Estimate => ({ value: point[j]!, ci: reps.length > 0 ? percentileInterval(reps[j]!, opts.confidence) : null });
+  return { metric: metric.name, higherIsBetter: metric.higherIsBetter, items: n, sbp: est(0), control: est(1), difference: est(2) };
+}

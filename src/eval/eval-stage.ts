@@ -6,14 +6,14 @@ import { sha256Hex } from '../common/hash.js';
 import { Progress } from '../common/progress.js';
 import type { RunConfig } from '../config/schema.js';
 import type { Backend } from '../engine/backend.js';
-import { runStage, type StageResult } from '../stage/stage.js';
+import { runStage, type StageContext, type StageResult } from '../stage/stage.js';
 import { loadModelFolder } from '../model/hf-folder.js';
 import type { LanguageModel } from '../model/types.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { resolveModelDir } from '../stage/model-dir.js';
 import { openBackend, type BackendChoice, type BackendFactory } from '../engine/open-backend.js';
 import { buildClozeTask } from './cloze.js';
-import { compareMetric, metricEstimates, type BootstrapOptions, type ComparisonRoles, type Estimate, type ItemMetric, type MetricComparison } from './compare.js';
+import { compareMetric, compareWithControl, metricEstimates, type BootstrapOptions, type ComparisonRoles, type Estimate, type ItemMetric, type MetricComparison } from './compare.js';
 import { heldoutTexts, sourceTexts, type EvalTexts } from './eval-texts.js';
 import { documentLosses, summarizePerplexity, textDocuments, type DocumentLoss } from './perplexity.js';
 import { readTaskFile, scoreTask, type Task, type TaskItemScore } from './tasks.js';
@@ -77,8 +77,17 @@ export interface EvalResults {
   settings: { window: number; stride: number; batchTokens: number; bootstrap: BootstrapOptions; maxDocs: number };
   sets: Record<string, EvalSetSummary>;
   metrics: Record<string, { higherIsBetter: boolean; items: number; values: Record<string, Estimate> }>;
+  /** Each model's held-out loss through its training (the trainer's held-out evaluations; models without metrics.jsonl are absent). */
+  curves?: Record<string, LearningCurvePoint[]>;
   synthQuality: unknown;
   itemsFile: string;
+}
+
+/** One held-out evaluation during training: after `step` optimizer steps (`tokens` trained), mean loss in nats per token. */
+export interface LearningCurvePoint {
+  step: number;
+  tokens: number;
+  loss: number;
 }
 
 type SetScores = { kind: 'perplexity'; docs: DocumentLoss[] } | { kind: 'task'; items: TaskItemScore[] };
@@ -99,8 +108,81 @@ export async function runEvalStage(
   const log = opts.log ?? (() => {});
   const models = resolveEvalModels(runDir, opts.models ?? ec.models);
   const seed = ec.seed ?? cfg.seed;
+  const { window, stride } = scoringWindow(cfg, models);
+  const { sets, inputs } = await collectEvalSets(runDir, ec, seed, log);
+  for (const m of models) {
+    inputs[`model:${m.label}`] = m.inputHash;
+    inputs[`tokenizer:${m.label}`] = sha256Hex(readFileSync(m.tokenizerPath));
+  }
+  const synthQualityPath = join(runDir, 'synth', 'quality.json');
+  const synthQuality = existsSync(synthQualityPath) ? readSynthQuality(synthQualityPath) : null;
+  if (synthQuality !== null) inputs.synthQuality = sha256Hex(readFileSync(synthQualityPath));
 
-  // The models' contexts bound the window; the default is the context the models were trained with.
+  const bootstrap: BootstrapOptions = { samples: ec.bootstrap.samples, confidence: ec.bootstrap.confidence, seed };
+  // backend and batch size choose how, not what, is computed: they stay out of the stage's identity.
+  const { backend: backendChoice, batchTokens, ...identity } = ec;
+  checkComparisons(models, opts.comparisons);
+  const stageConfig = { eval: { ...identity, window, stride, seed }, models: models.map((m) => m.label), ...(opts.comparisons ? { comparisons: opts.comparisons } : {}) };
+  const setSummaries = summarizeSets(sets);
+
+  let results: EvalResults | undefined;
+  let comparison: MetricComparison[] | null = null;
+  let sweep: SweepComparison | null = null;
+  const stage = await runStage<EvalStageStats>({
+    stage: EVAL_STAGE,
+    runDir,
+    config: stageConfig,
+    inputs,
+    force: opts.force,
+    run: async (ctx) => {
+      const openBackendOnce = lazyBackend(async () => (opts.createBackend ?? ((k, t) => openBackend(k, t, log)))(backendChoice, cfg.threads));
+      const { scores, params } = await scoreModels(ctx, models, sets, { window, stride, batchTokens, quiet: opts.quiet, backend: openBackendOnce });
+      const metrics = sets.flatMap((s) => setMetrics(s, models, scores.get(s.name)!));
+      results = {
+        models: Object.fromEntries(models.map((m) => [m.label, { dir: m.dir, runModel: m.runModel, params: params[m.label]! }])),
+        settings: { window, stride, batchTokens, bootstrap, maxDocs: ec.maxDocs },
+        sets: setSummaries,
+        metrics: Object.fromEntries(metrics.map((mt) => [mt.name, { higherIsBetter: mt.higherIsBetter, items: mt.items[models[0]!.label]!.num.length, values: metricEstimates(mt, bootstrap) }])),
+        curves: learningCurves(models),
+        synthQuality,
+        itemsFile: ITEMS_FILE,
+      };
+      const compared = compareModels(metrics, models, opts.comparisons, bootstrap);
+      comparison = compared.comparison;
+      sweep = compared.sweep;
+      writeJsonAtomic(join(ctx.dir, ITEMS_FILE), itemsJson(sets, models, scores));
+      writeJsonAtomic(join(ctx.dir, RESULTS_FILE), results);
+      writeJsonAtomic(join(ctx.dir, COMPARISON_FILE), comparisonJson(models, comparison, sweep, bootstrap));
+      return {
+        models: models.map((m) => m.label),
+        sets: setSummaries,
+        metrics: Object.fromEntries(Object.entries(results.metrics).map(([k, v]) => [k, Object.fromEntries(Object.entries(v.values).map(([mm, e]) => [mm, e.value]))])),
+        fractionOfOracleGain: comparison ? Object.fromEntries(comparison.map((c) => [c.metric, c.fraction.value])) : null,
+        ...(sweep ? { fractionOfOracleGainByVariant: Object.fromEntries(sweep.groups.map((g) => [g.group, Object.fromEntries(g.metrics.map((m) => [m.metric, m.fraction?.mean ?? null]))])) } : {}),
+        window,
+        stride,
+        synthQuality: synthQuality !== null,
+      };
+    },
+  });
+  if (stage.skipped) return { ...stage, ...readEvalOutputs(runDir)! };
+  return { ...stage, results: results!, comparison, sweep };
+}
+
+/** results.json and comparison.json of a finished eval stage (null when it has not run). */
+export function readEvalOutputs(runDir: string): { results: EvalResults; comparison: MetricComparison[] | null; sweep: SweepComparison | null } | null {
+  const dir = join(runDir, EVAL_STAGE);
+  if (!existsSync(join(dir, RESULTS_FILE))) return null;
+  const results = JSON.parse(readFileSync(join(dir, RESULTS_FILE), 'utf8')) as EvalResults;
+  const cmp = JSON.parse(readFileSync(join(dir, COMPARISON_FILE), 'utf8')) as { roles: ComparisonRoles | null; metrics: MetricComparison[]; variants?: VariantComparison[]; groups?: VariantGroup[] };
+  const comparison = cmp.roles ? cmp.metrics : null;
+  const sweep = cmp.variants ? { variants: cmp.variants, groups: cmp.groups ?? summarizeVariants(cmp.variants) } : null;
+  return { results, comparison, sweep };
+}
+
+/** The scoring window (the models' contexts bound it; default: the context they were trained with) and the perplexity stride. */
+function scoringWindow(cfg: RunConfig, models: EvalModel[]): { window: number; stride: number } {
+  const ec = cfg.eval;
   const contexts = models.map((m) => ({ m, ctx: readMaxSeqLen(m.dir) }));
   const minContext = Math.min(...contexts.map((c) => c.ctx));
   const window = ec.window ?? Math.min(cfg.train.seqLen, minContext);
@@ -109,14 +191,13 @@ export async function runEvalStage(
   }
   const stride = ec.stride ?? Math.max(1, Math.floor(window / 2));
   if (stride > window) throw new UserError(`eval.stride ${stride} is larger than the window ${window}; use a stride in 1..${window}`);
+  return { window, stride };
+}
 
-  // ---- the data, as text ----
+/** The evaluation sets, as text: the held-out split, other corpora, task files, the held-out cloze task; with their input hashes. */
+async function collectEvalSets(runDir: string, ec: RunConfig['eval'], seed: number, log: (line: string) => void): Promise<{ sets: EvalSet[]; inputs: Record<string, string> }> {
   const sets: EvalSet[] = [];
   const inputs: Record<string, string> = {};
-  for (const m of models) {
-    inputs[`model:${m.label}`] = m.inputHash;
-    inputs[`tokenizer:${m.label}`] = sha256Hex(readFileSync(m.tokenizerPath));
-  }
   const wantHeldout = ec.heldout || ec.cloze.passages > 0;
   const heldout = wantHeldout ? await heldoutTexts(runDir, ec.cloze.passages > 0 ? Infinity : ec.maxDocs) : null;
   if (heldout) {
@@ -142,110 +223,119 @@ export async function runEvalStage(
     sets.push({ name: 'cloze', kind: 'cloze', task: built.task, source: `${heldout.source}, last word of a passage` });
   }
   if (sets.length === 0) throw new UserError('nothing to evaluate: eval.heldout is false, and there are no eval.sets, eval.tasks or cloze passages');
-  const synthQualityPath = join(runDir, 'synth', 'quality.json');
-  const synthQuality = existsSync(synthQualityPath) ? readSynthQuality(synthQualityPath) : null;
-  if (synthQuality !== null) inputs.synthQuality = sha256Hex(readFileSync(synthQualityPath));
+  return { sets, inputs };
+}
 
-  const bootstrap: BootstrapOptions = { samples: ec.bootstrap.samples, confidence: ec.bootstrap.confidence, seed };
-  // backend and batch size choose how, not what, is computed: they stay out of the stage's identity.
-  const { backend: backendChoice, batchTokens, ...identity } = ec;
+function summarizeSets(sets: EvalSet[]): Record<string, EvalSetSummary> {
+  const out: Record<string, EvalSetSummary> = {};
+  for (const s of sets) out[s.name] = s.kind === 'perplexity' ? { kind: 'perplexity', source: s.texts.source, items: s.texts.docs.length } : { kind: s.kind, source: s.source, items: s.task.items.length };
+  return out;
+}
+
+function checkComparisons(models: EvalModel[], comparisons: VariantComparisonSpec[] | undefined): void {
   const labels = new Set(models.map((m) => m.label));
-  for (const c of opts.comparisons ?? []) {
-    for (const [role, label] of Object.entries(c.roles)) if (!labels.has(label)) throw new Error(`comparison ${c.name}: its ${role} "${label}" is not among the evaluated models`);
+  for (const c of comparisons ?? []) {
+    const named = { ...c.roles, ...(c.controls ?? {}) };
+    for (const [role, label] of Object.entries(named)) if (!labels.has(label)) throw new Error(`comparison ${c.name}: its ${role} "${label}" is not among the evaluated models`);
   }
-  const stageConfig = { eval: { ...identity, window, stride, seed }, models: models.map((m) => m.label), ...(opts.comparisons ? { comparisons: opts.comparisons } : {}) };
-  const setSummaries: Record<string, EvalSetSummary> = {};
-  for (const s of sets) {
-    setSummaries[s.name] = s.kind === 'perplexity' ? { kind: 'perplexity', source: s.texts.source, items: s.texts.docs.length } : { kind: s.kind, source: s.source, items: s.task.items.length };
+}
+
+function lazyBackend(open: () => Promise<Backend>): () => Promise<Backend> {
+  let p: Promise<Backend> | undefined;
+  return () => (p ??= open());
+}
+
+/** Every (model, set) score: from its completion marker when an earlier attempt finished it, else computed now and marked. */
+async function scoreModels(
+  ctx: StageContext,
+  models: EvalModel[],
+  sets: EvalSet[],
+  o: { window: number; stride: number; batchTokens: number; quiet?: boolean; backend: () => Promise<Backend> },
+): Promise<{ scores: Map<string, Map<string, SetScores>>; params: Record<string, number> }> {
+  const scores = new Map<string, Map<string, SetScores>>(); // set → model → scores
+  for (const s of sets) scores.set(s.name, new Map());
+  const params: Record<string, number> = {};
+  for (const m of models) {
+    const pending = sets.filter((s) => !ctx.isDone(markerOf(m, s)));
+    for (const s of sets) if (!pending.includes(s)) scores.get(s.name)!.set(m.label, ctx.doneInfo<{ scores: SetScores }>(markerOf(m, s))!.scores);
+    const modelInfo = ctx.doneInfo<{ params: number }>(`model-${m.label}`);
+    if (pending.length === 0 && modelInfo) {
+      params[m.label] = modelInfo.params;
+      continue;
+    }
+    const lm = loadModelFolder(m.dir, await o.backend());
+    params[m.label] = lm.numParams;
+    ctx.markDone(`model-${m.label}`, { params: lm.numParams });
+    const tokenizer = Tokenizer.load(m.tokenizerPath);
+    if (lm.config.vocabSize < tokenizer.vocabSize) throw new UserError(`${m.tokenizerPath}: the tokenizer has ${tokenizer.vocabSize} tokens but model "${m.label}" only ${lm.config.vocabSize}; the model was trained with another tokenizer`);
+    try {
+      for (const s of pending) {
+        const result = await evaluateSet(lm, tokenizer, s, { window: o.window, stride: o.stride, batchTokens: o.batchTokens, quiet: o.quiet, label: `eval ${m.label} ${s.name}` });
+        scores.get(s.name)!.set(m.label, result);
+        ctx.markDone(markerOf(m, s), { scores: result });
+      }
+    } finally {
+      lm.dispose?.();
+    }
   }
+  return { scores, params };
+}
 
-  let results: EvalResults | undefined;
-  let comparison: MetricComparison[] | null = null;
-  let sweep: SweepComparison | null = null;
-  const stage = await runStage<EvalStageStats>({
-    stage: EVAL_STAGE,
-    runDir,
-    config: stageConfig,
-    inputs,
-    force: opts.force,
-    run: async (ctx) => {
-      const scores = new Map<string, Map<string, SetScores>>(); // set → model → scores
-      for (const s of sets) scores.set(s.name, new Map());
-      const params: Record<string, number> = {};
-      let backend: Backend | undefined;
-      for (const m of models) {
-        const pending = sets.filter((s) => !ctx.isDone(markerOf(m, s)));
-        for (const s of sets) if (!pending.includes(s)) scores.get(s.name)!.set(m.label, ctx.doneInfo<{ scores: SetScores }>(markerOf(m, s))!.scores);
-        const modelInfo = ctx.doneInfo<{ params: number }>(`model-${m.label}`);
-        if (pending.length === 0 && modelInfo) {
-          params[m.label] = modelInfo.params;
-          continue;
-        }
-        backend ??= await (opts.createBackend ?? ((k, t) => openBackend(k, t, log)))(backendChoice, cfg.threads);
-        const lm = loadModelFolder(m.dir, backend);
-        params[m.label] = lm.numParams;
-        ctx.markDone(`model-${m.label}`, { params: lm.numParams });
-        const tokenizer = Tokenizer.load(m.tokenizerPath);
-        if (lm.config.vocabSize < tokenizer.vocabSize) throw new UserError(`${m.tokenizerPath}: the tokenizer has ${tokenizer.vocabSize} tokens but model "${m.label}" only ${lm.config.vocabSize}; the model was trained with another tokenizer`);
-        try {
-          for (const s of pending) {
-            const result = await evaluateSet(lm, tokenizer, s, { window, stride, batchTokens, quiet: opts.quiet, label: `eval ${m.label} ${s.name}` });
-            scores.get(s.name)!.set(m.label, result);
-            ctx.markDone(markerOf(m, s), { scores: result });
-          }
-        } finally {
-          lm.dispose?.();
-        }
-      }
-
-      const metrics = sets.flatMap((s) => setMetrics(s, models, scores.get(s.name)!));
-      const roles = comparisonRoles(models);
-      results = {
-        models: Object.fromEntries(models.map((m) => [m.label, { dir: m.dir, runModel: m.runModel, params: params[m.label]! }])),
-        settings: { window, stride, batchTokens, bootstrap, maxDocs: ec.maxDocs },
-        sets: setSummaries,
-        metrics: Object.fromEntries(metrics.map((mt) => [mt.name, { higherIsBetter: mt.higherIsBetter, items: mt.items[models[0]!.label]!.num.length, values: metricEstimates(mt, bootstrap) }])),
-        synthQuality,
-        itemsFile: ITEMS_FILE,
-      };
-      comparison = roles ? metrics.map((mt) => compareMetric(mt, roles, bootstrap)) : null;
-      if (opts.comparisons) {
-        const variants = opts.comparisons.map((c) => ({ ...c, metrics: metrics.map((mt) => compareMetric(mt, c.roles, bootstrap)) }));
-        sweep = { variants, groups: summarizeVariants(variants) };
-      }
-      writeJsonAtomic(join(ctx.dir, ITEMS_FILE), itemsJson(sets, models, scores));
-      writeJsonAtomic(join(ctx.dir, RESULTS_FILE), results);
-      writeJsonAtomic(
-        join(ctx.dir, COMPARISON_FILE),
-        {
-          ...(roles
-            ? { roles, bootstrap, metrics: comparison }
-            : sweep
-              ? { roles: null, bootstrap, note: 'a sweep: each SBP run is compared with the baseline and oracle of its seed (variants), and the seeds of a variant are averaged (groups)', metrics: [] }
-              : { roles: null, note: `fraction of oracle gain needs models labelled baseline, sbp and oracle; got ${models.map((m) => m.label).join(', ')}`, metrics: [] }),
-          ...(sweep ? sweep : {}),
-        },
-      );
-      return {
-        models: models.map((m) => m.label),
-        sets: setSummaries,
-        metrics: Object.fromEntries(Object.entries(results.metrics).map(([k, v]) => [k, Object.fromEntries(Object.entries(v.values).map(([mm, e]) => [mm, e.value]))])),
-        fractionOfOracleGain: comparison ? Object.fromEntries(comparison.map((c) => [c.metric, c.fraction.value])) : null,
-        ...(sweep ? { fractionOfOracleGainByVariant: Object.fromEntries(sweep.groups.map((g) => [g.group, Object.fromEntries(g.metrics.map((m) => [m.metric, m.fraction?.mean ?? null]))])) } : {}),
-        window,
-        stride,
-        synthQuality: synthQuality !== null,
-      };
-    },
+/**
+ * The fraction of oracle gain when models are labelled baseline, sbp and oracle; each given
+ * comparison (an experiment's synthetic runs, each against the baseline and oracle of its seed) with
+ * SBP − control for its control runs; and the per-group summary when the runs are a sweep's.
+ */
+function compareModels(
+  metrics: ItemMetric[],
+  models: EvalModel[],
+  comparisons: VariantComparisonSpec[] | undefined,
+  bootstrap: BootstrapOptions,
+): { comparison: MetricComparison[] | null; sweep: SweepComparison | null } {
+  const roles = comparisonRoles(models);
+  const comparison = roles ? metrics.map((mt) => compareMetric(mt, roles, bootstrap)) : null;
+  if (!comparisons) return { comparison, sweep: null };
+  const variants = comparisons.map((c): VariantComparison => {
+    const versus = c.controls ? Object.fromEntries(Object.entries(c.controls).map(([arm, run]) => [arm, metrics.map((mt) => compareWithControl(mt, c.roles.sbp, run, bootstrap))])) : undefined;
+    return { ...c, metrics: metrics.map((mt) => compareMetric(mt, c.roles, bootstrap)), ...(versus ? { versus } : {}) };
   });
-  if (stage.skipped) {
-    const dir = join(runDir, EVAL_STAGE);
-    results = JSON.parse(readFileSync(join(dir, RESULTS_FILE), 'utf8')) as EvalResults;
-    const cmp = JSON.parse(readFileSync(join(dir, COMPARISON_FILE), 'utf8')) as { roles: ComparisonRoles | null; metrics: MetricComparison[]; variants?: VariantComparison[]; groups?: VariantGroup[] };
-    comparison = cmp.roles ? cmp.metrics : null;
-    sweep = cmp.variants && cmp.groups ? { variants: cmp.variants, groups: cmp.groups } : null;
+  return { comparison, sweep: { variants, groups: summarizeVariants(variants) } };
+}
+
+/**
+ * comparison.json: the baseline/sbp/oracle comparison (`roles`, `metrics`) when the models carry
+ * those labels; every synthetic run's comparison (`variants`); SBP − each control (`controls`, the
+ * headline of a plain experiment); and, in a sweep, the per-variant summary over seeds (`groups`).
+ */
+function comparisonJson(models: EvalModel[], comparison: MetricComparison[] | null, sweep: SweepComparison | null, bootstrap: BootstrapOptions): unknown {
+  const roles = comparisonRoles(models);
+  const head = roles
+    ? { roles, bootstrap, metrics: comparison }
+    : sweep
+      ? { roles: null, bootstrap, note: 'a sweep: each SBP run is compared with the baseline and oracle of its seed (variants), and the seeds of a variant are averaged (groups)', metrics: [] }
+      : { roles: null, note: `fraction of oracle gain needs models labelled baseline, sbp and oracle; got ${models.map((m) => m.label).join(', ')}`, metrics: [] };
+  if (!sweep) return head;
+  const main = roles ? sweep.variants.find((v) => v.name === roles.sbp) : undefined;
+  const controls = main?.versus ? Object.entries(main.versus).map(([control, metrics]) => ({ control, run: main.controls![control]!, metrics })) : undefined;
+  // A plain experiment keeps its one-run layout (no `groups`); a sweep's report reads the groups.
+  return { ...head, variants: sweep.variants, ...(controls ? { controls } : {}), ...(roles ? {} : { groups: sweep.groups }) };
+}
+
+/** Each run model's held-out loss through training: the `eval` rows of its metrics.jsonl (empty when it has none). */
+function learningCurves(models: EvalModel[]): Record<string, LearningCurvePoint[]> {
+  const out: Record<string, LearningCurvePoint[]> = {};
+  for (const m of models) {
+    const path = join(m.dir, 'metrics.jsonl');
+    if (!existsSync(path)) continue;
+    const points: LearningCurvePoint[] = [];
+    for (const line of readFileSync(path, 'utf8').split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const row = JSON.parse(line) as { kind?: string; step?: number; tokens?: number; heldoutLoss?: number };
+      if (row.kind === 'eval' && typeof row.step === 'number' && typeof row.heldoutLoss === 'number') points.push({ step: row.step, tokens: row.tokens ?? 0, loss: row.heldoutLoss });
+    }
+    out[m.label] = points;
   }
-  return { ...stage, results: results!, comparison, sweep };
+  return out;
 }
 
 function markerOf(m: EvalModel, s: EvalSet): string {

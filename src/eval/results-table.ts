@@ -8,7 +8,7 @@ import type { SeedSpread, SweepComparison } from './variant-summary.js';
  * Synthetic-data quality metrics follow when the run has them.
  */
 export function formatResultsTable(results: EvalResults, comparison: MetricComparison[] | null, sweep: SweepComparison | null = null): string {
-  if (sweep) return formatSweepTable(results, sweep);
+  if (sweep && !comparison) return formatSweepTable(results, sweep);
   const models = Object.keys(results.models);
   const header = ['metric', ...models, ...(comparison ? ['of oracle gain'] : [])];
   const rows: string[][] = [header];
@@ -25,10 +25,41 @@ export function formatResultsTable(results: EvalResults, comparison: MetricCompa
     rows.push(row);
   }
   const out = alignedRows(rows);
+  out.push(...controlLines(comparison, sweep));
   const notes = (comparison ?? []).filter((c) => c.fraction.note).map((c) => `  ${c.metric}: ${c.fraction.note}`);
   if (notes.length > 0) out.push('', 'notes:', ...notes);
   out.push(...synthQualityLines(results));
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * SBP against each control run (same seed, same S): SBP − control per metric with its paired-bootstrap
+ * interval, and the control's own fraction of oracle gain. The difference is SBP's own effect beyond
+ * what sampled text alone (selfdistill) or a synthesizer tuned on random pairs (randompairs) gives.
+ */
+function controlLines(comparison: MetricComparison[] | null, sweep: SweepComparison | null): string[] {
+  const sbp = comparison && sweep ? sweep.variants.find((v) => v.name === 'sbp' && v.versus) : undefined;
+  if (!sbp?.versus) return [];
+  const controls = Object.keys(sbp.versus);
+  const rows: string[][] = [['metric', ...controls.map((c) => `SBP − ${c}`)]];
+  for (const c of comparison!) rows.push([`${c.metric} ${c.higherIsBetter ? '↑' : '↓'}`, ...controls.map((k) => signedWithCi(sbp.versus![k]!.find((d) => d.metric === c.metric)?.difference))]);
+  const fractions = controls.map((k) => {
+    const own = sweep!.variants.find((v) => v.name === sbp.controls![k]);
+    const f = own?.metrics.find((m) => m.metric === 'heldout/ppl')?.fraction;
+    return `${k} ${!f || f.value === null ? 'undefined' : `${pct(f.value)}${f.ci ? ` [${pct(f.ci.lo)}, ${pct(f.ci.hi)}]` : ' (noisy)'}`}`;
+  });
+  return [
+    '',
+    'SBP against the controls (same seed and S), with paired-bootstrap intervals; for ↓ metrics a negative difference favours SBP:',
+    ...alignedRows(rows),
+    `the controls' own fraction of oracle gain on heldout/ppl: ${fractions.join(', ')}`,
+  ];
+}
+
+function signedWithCi(e: { value: number; ci: { lo: number; hi: number } | null } | undefined): string {
+  if (!e) return '—';
+  const f = (x: number) => `${x >= 0 ? '+' : ''}${formatValue(x)}`;
+  return `${f(e.value)}${e.ci ? ` [${f(e.ci.lo)}, ${f(e.ci.hi)}]` : ''}`;
 }
 
 /** The first row is the header: a rule goes under it; the first column is left-aligned, the others right. */

@@ -1,14 +1,21 @@
-import type { ComparisonRoles, Interval, MetricComparison } from './compare.js';
+import type { ComparisonRoles, ControlDifference, Interval, MetricComparison } from './compare.js';
 
-/** The SBP runs of a sweep, each compared with the baseline and oracle of its own seed. */
+/**
+ * The synthetic runs of an experiment (SBP runs and control runs), each compared with the baseline
+ * and oracle of its own seed (`roles.sbp` is the run itself); an SBP run also against the control
+ * runs of its share and seed (`controls`: control arm → run).
+ */
 export interface VariantComparisonSpec {
-  name: string; // the SBP run, e.g. sbp-share0.25-seed2
+  name: string; // the run, e.g. sbp-share0.25-seed2
   group: string; // the variant without its seed, e.g. sbp-share0.25: its seeds are averaged
   roles: ComparisonRoles;
+  controls?: Record<string, string>;
 }
 
 export interface VariantComparison extends VariantComparisonSpec {
   metrics: MetricComparison[];
+  /** control arm → SBP − control per metric. */
+  versus?: Record<string, ControlDifference[]>;
 }
 
 /** A value over the seeds of one variant: mean, sample standard deviation (null for one seed), min and max. */
@@ -40,6 +47,8 @@ export interface VariantGroup {
   group: string;
   runs: string[];
   metrics: VariantGroupMetric[];
+  /** control arm → SBP − control per metric over the seeds (with one seed, its bootstrap interval). */
+  versus?: Record<string, Array<{ metric: string; difference: SeedSpread | null; ci: Interval | null }>>;
 }
 
 export interface SweepComparison {
@@ -83,6 +92,18 @@ export function summarizeVariants(variants: readonly VariantComparison[]): Varia
         notes: rows.flatMap((c, k) => (c.fraction.note ? [rows.length > 1 ? `${runs[k]!.name}: ${c.fraction.note}` : c.fraction.note] : [])),
       };
     });
-    return { group, runs: runs.map((r) => r.name), metrics };
+    const versus = runs[0]!.versus
+      ? Object.fromEntries(
+          Object.entries(runs[0]!.versus).map(([control, diffs]) => [
+            control,
+            diffs.map((d, j) => ({
+              metric: d.metric,
+              difference: seedSpread(runs.map((r) => r.versus?.[control]?.[j]?.difference.value ?? NaN)),
+              ci: runs.length === 1 ? d.difference.ci : null,
+            })),
+          ]),
+        )
+      : undefined;
+    return { group, runs: runs.map((r) => r.name), metrics, ...(versus ? { versus } : {}) };
   });
 }

@@ -2,6 +2,7 @@ import { UserError } from '../common/errors.js';
 import { formatCount, formatDuration } from '../common/progress.js';
 import { countParams, trainFlopsPerToken } from '../model/config.js';
 import type { ModelConfig } from '../model/types.js';
+import type { Arm } from './arm-table.js';
 
 /**
  * The compute-matched experiment of SBP: three training runs of the same model, hyper-parameters,
@@ -70,17 +71,37 @@ export interface ComputeMatchedPlan {
   flops: { perToken: number; perRun: number; total: number };
   estimate: { secondsPerRun: number; totalSeconds: number; source: Throughput['source']; backend: string; trainTokensPerSec: number } | null;
   notes: string[];
-  /** Only in a sweep (docs/experiment.md): every run of it. `syntheticTokens` above is then what synthesis makes per α. */
+  /**
+   * Every training run of the experiment (`models/<name>`) with its data; each run reads its own
+   * entry. A plain experiment has baseline, sbp, the controls and oracle.
+   */
+  trainingRuns: Array<SweepRun & RunPlan>;
+  /** The baseline's regularization search (null: none): the grid, the validation split and its cost. */
+  search: SearchPlan | null;
+  /** Only in a sweep (docs/experiment.md): every run of it. `syntheticTokens` above is then what synthesis makes for the largest share. */
   sweep?: SweepPlan;
 }
 
-/** One training run of a sweep: its name (`models/<name>`), arm and the values it was run at. */
+/** One training run: its name (`models/<name>`), arm and the values it was run at. */
 export interface SweepRun {
   name: string;
-  arm: 'baseline' | 'sbp' | 'oracle';
+  arm: Arm;
   share: number | null;
   alpha: number | null;
   seed: number;
+}
+
+/**
+ * The search for the baseline's weight decay: one baseline per grid value (`models/search-wd<v>`),
+ * each scored on a validation split carved from the train side outside every run's data; the value
+ * with the lowest validation loss is the one every run trains with.
+ */
+export interface SearchPlan {
+  weightDecay: number[];
+  runs: string[];
+  validation: { docs: number; tokens: number };
+  /** Extra training runs (the chosen one is the baseline), their FLOPs, and their time when the plan has a throughput. */
+  cost: { runs: number; flops: number; seconds: number | null };
 }
 
 /** One α of a sweep: its value (α, or the α quantile; null when α is not swept) and its stage folders. */
@@ -101,21 +122,38 @@ export interface SweepPlan {
   estimate: { totalSeconds: number } | null;
 }
 
-/** The plan of every run of a sweep, from the plan of its largest share: the same B and U; each SBP run has its own S. */
-export function planSweep(plan: ComputeMatchedPlan, runs: readonly SweepRun[], alphas: SweepAlpha[]): SweepPlan {
-  const planned = runs.map((r) => {
-    if (r.arm !== 'sbp') return { ...r, ...plan.runs[r.arm] };
-    if (r.share === null || !(r.share > 0 && r.share < 1)) throw new Error(`sweep run ${r.name}: an SBP run needs a share in (0, 1)`);
+/** The plan of every training run, from the plan of the largest share: the same B and U; each synthetic run has its own S = share × B. */
+export function planRuns(plan: ComputeMatchedPlan, runs: readonly SweepRun[]): Array<SweepRun & RunPlan> {
+  return runs.map((r) => {
+    if (r.arm === 'baseline' || r.arm === 'oracle') return { ...r, ...plan.runs[r.arm] };
+    if (r.share === null || !(r.share > 0 && r.share < 1)) throw new Error(`run ${r.name}: a synthetic run needs a share in (0, 1)`);
     const S = Math.round(r.share * plan.requested.budgetTokens);
     const real = plan.budgetTokens - S;
     return { ...r, realUniqueTokens: plan.uniqueTokens, realTokens: real, repetitions: real / plan.uniqueTokens, syntheticTokens: S };
   });
+}
+
+/** The sweep view of the plan (the report reads its α folders). */
+export function planSweep(plan: ComputeMatchedPlan, alphas: SweepAlpha[]): SweepPlan {
+  const n = plan.trainingRuns.length;
   return {
-    runs: planned,
+    runs: plan.trainingRuns,
     alphas,
-    flops: { total: plan.flops.perRun * runs.length },
-    estimate: plan.estimate ? { totalSeconds: plan.estimate.secondsPerRun * runs.length } : null,
+    flops: { total: plan.flops.perRun * n },
+    estimate: plan.estimate ? { totalSeconds: plan.estimate.secondsPerRun * n } : null,
   };
+}
+
+/** The search's cost: one training run of B per grid value, less the one that becomes the baseline. */
+export function planSearch(plan: ComputeMatchedPlan, weightDecay: number[], validation: { docs: number; tokens: number }): SearchPlan {
+  const runs = weightDecay.map(searchRunName);
+  const extra = runs.length - 1;
+  return { weightDecay, runs, validation, cost: { runs: extra, flops: plan.flops.perRun * extra, seconds: plan.estimate ? plan.estimate.secondsPerRun * extra : null } };
+}
+
+/** `models/<name>` of the search run at one weight decay. */
+export function searchRunName(weightDecay: number): string {
+  return `search-wd${weightDecay}`;
 }
 
 export function computeMatchedPlan(p: PlanInput): ComputeMatchedPlan {
@@ -170,6 +208,8 @@ export function computeMatchedPlan(p: PlanInput): ComputeMatchedPlan {
     flops: { perToken, perRun, total: 3 * perRun },
     estimate,
     notes,
+    trainingRuns: [],
+    search: null,
   };
 }
 
@@ -198,22 +238,23 @@ export function formatPlan(plan: ComputeMatchedPlan): string {
     `  U = ${formatCount(plan.uniqueTokens)} tokens (${plan.uniqueDocs} documents; asked ${formatCount(plan.requested.uniqueTokens)}), S = ${formatCount(plan.syntheticTokens)} (${pct(plan.requested.syntheticShare)} of B${plan.sweep ? ', the largest share' : ''}), oracle ${formatCount(plan.oracle.tokens)} (${plan.oracle.factor.toFixed(1)}×U, ${plan.oracle.docs} documents)`,
   ];
   const sweep = plan.sweep;
-  if (sweep) {
-    const width = Math.max(9, ...sweep.runs.map((r) => r.name.length));
-    lines.push(`  sweep: ${sweep.runs.length} training runs; synthesis once per α (${sweep.alphas.length}×), ${formatCount(plan.syntheticTokens)} tokens each, for the largest share; smaller shares train on a prefix`);
-    for (const r of sweep.runs) lines.push(row(r.name, r, width));
-    lines.push(`  FLOPs: ${plan.flops.perToken.toExponential(2)} per token, ${plan.flops.perRun.toExponential(2)} per run, ${sweep.flops.total.toExponential(2)} for the ${sweep.runs.length} runs`);
-  } else {
+  const runs = plan.trainingRuns.length > 0 ? plan.trainingRuns : (['baseline', 'sbp', 'oracle'] as const).map((arm) => ({ name: arm, ...plan.runs[arm] }));
+  const n = runs.length;
+  const width = Math.max(11, ...runs.map((r) => r.name.length));
+  if (sweep) lines.push(`  sweep: ${n} training runs; synthesis once per α (${sweep.alphas.length}×) and control, ${formatCount(plan.syntheticTokens)} tokens each, for the largest share; smaller shares train on a prefix`);
+  for (const r of runs) lines.push(row(r.name, r, width));
+  const three = n === 3 ? 'the three runs' : `the ${n} runs`;
+  lines.push(`  FLOPs: ${plan.flops.perToken.toExponential(2)} per token, ${plan.flops.perRun.toExponential(2)} per run, ${(plan.flops.perRun * n).toExponential(2)} for ${three}`);
+  const search = plan.search;
+  if (search) {
+    const time = search.cost.seconds !== null ? `, about ${formatDuration(search.cost.seconds)}` : '';
     lines.push(
-      row('baseline', plan.runs.baseline),
-      row('sbp', plan.runs.sbp),
-      row('oracle', plan.runs.oracle),
-      `  FLOPs: ${plan.flops.perToken.toExponential(2)} per token, ${plan.flops.perRun.toExponential(2)} per run, ${plan.flops.total.toExponential(2)} for the three runs`,
+      `  baseline search: weight decay ∈ {${search.weightDecay.join(', ')}}, each a baseline scored on a validation split of ${formatCount(search.validation.tokens)} train-side tokens (${search.validation.docs} documents outside U and the oracle); cost ${search.cost.runs} extra runs (${search.cost.flops.toExponential(2)} FLOPs${time}: the best becomes the baseline); its weight decay is used by every run`,
     );
   }
   if (plan.estimate) {
     const how = plan.estimate.source === 'probe' ? 'measured now by a short probe' : 'from the stored calibration (experiment.calibration)';
-    const total = sweep?.estimate ? `${formatDuration(sweep.estimate.totalSeconds)} for the ${sweep.runs.length} runs of the sweep` : `${formatDuration(plan.estimate.totalSeconds)} for the three`;
+    const total = n === 3 ? `${formatDuration(plan.estimate.totalSeconds)} for the three` : `${formatDuration(plan.estimate.secondsPerRun * n)} for the ${n} runs${sweep ? ' of the sweep' : ''}`;
     lines.push(
       `  estimated training time here: ${formatDuration(plan.estimate.secondsPerRun)} per run, ${total} ` +
         `(${formatCount(plan.estimate.trainTokensPerSec)} tokens/s on ${plan.estimate.backend}, ${how}; synthesizer tuning, synthesis and evaluation come on top)`,

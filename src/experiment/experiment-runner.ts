@@ -2,12 +2,16 @@ import { join } from 'node:path';
 import { writeJsonAtomic } from '../common/fs-atomic.js';
 import { formatDuration } from '../common/progress.js';
 import { runDirOf } from '../config/load.js';
-import type { RunConfig, SynthesizeConfig } from '../config/schema.js';
+import type { EmbedConfig, RunConfig, SynthesizeConfig, TuneConfig } from '../config/schema.js';
+import { UserError } from '../common/errors.js';
+import { runRandomPairsStage } from '../pairs/random-pairs.js';
+import type { Arm } from './arm-table.js';
+import { formatSearch, readSearchChoice, runBaselineCopyStage, runSearchStage, SEARCH_STAGE } from './baseline-search.js';
 import type { SweepComparison } from '../eval/variant-summary.js';
 import { prepareCorpus } from '../data/prepare-corpus.js';
 import { runEmbedStage } from '../embed/embed-stage.js';
 import type { Backend } from '../engine/backend.js';
-import { runEvalStage, type EvalResults } from '../eval/eval-stage.js';
+import { readEvalOutputs, runEvalStage, type EvalResults } from '../eval/eval-stage.js';
 import type { MetricComparison } from '../eval/compare.js';
 import { runPairStage } from '../pairs/pair-stage.js';
 import { writeReport } from '../report/report.js';
@@ -16,15 +20,15 @@ import { runTuneStage } from '../synth/tune-stage.js';
 import { runTokenizerStage } from '../tokenizer/tokenizer-stage.js';
 import { runTokenizeStage } from '../tokens/tokenize-stage.js';
 import { openBackend, type BackendChoice, type BackendFactory } from '../engine/open-backend.js';
-import { runArmTrainStage, type Arm } from './arm-train-stage.js';
-import { formatPlan, type ComputeMatchedPlan } from './compute-matched-plan.js';
-import { PLAN_STAGE, planIdentity, runPlanStage } from './plan-stage.js';
-import { inputHash, runStage, type StageResult } from '../stage/stage.js';
+import { runArmTrainStage } from './arm-train-stage.js';
+import { formatPlan, searchRunName, type ComputeMatchedPlan } from './compute-matched-plan.js';
+import { PLAN_STAGE, planIdentity, plannedRun, readPlan, runPlanStage } from './plan-stage.js';
+import { inputHash, readManifest, runStage, type StageResult } from '../stage/stage.js';
 import { runStageGraph, topologicalOrder, type NodeOutcome, type StageNode } from '../stage/stage-graph.js';
 import { runSubsetStage } from './subset-stage.js';
 import { runSynthTokensStage } from './synth-tokens-stage.js';
 import { runTokenizerCopyStage } from './tokenizer-copy-stage.js';
-import { alphaStages, armRunName, experimentSweep, isSweep, sbpVariants, sweepEvalPlan, type ExperimentSweep, type SeedVariant } from './sweep.js';
+import { armRunName, experimentEvalPlan, experimentSweep, synthChains, trainingRuns, type SeedVariant, type SynthChain, type TrainingRun } from './sweep.js';
 
 /** The full prepared corpus, its tokenizer and tokens live in this sub-run directory of the experiment. */
 export const SOURCE_DIR = 'source';
@@ -62,10 +66,6 @@ interface GraphContext {
   log: (line: string) => void;
   createBackend: (kind: BackendChoice, threads: number | undefined) => Promise<Backend>;
   shouldStop?: (step: number) => boolean;
-  /** Filled by the plan node; read by the nodes after it. */
-  plan: ComputeMatchedPlan | null;
-  evalOut: { results: EvalResults; comparison: MetricComparison[] | null; sweep: SweepComparison | null } | null;
-  reportPath: string | null;
 }
 
 const skipped = (r: StageResult<unknown>) => ({ skipped: r.skipped });
@@ -74,38 +74,59 @@ const skipped = (r: StageResult<unknown>) => ({ skipped: r.skipped });
  * The experiment's stage graph, in pipeline order. Folders (under runs/<name>/):
  *   source/{corpus,tokenizer,tokens}  the whole prepared corpus, its tokenizer and train tokens
  *   corpus/ tokenizer/ tokens/        the U subset (+ the held-out split) and the shared tokenizer
- *   experiment/plan.json              the compute-matched plan
+ *   experiment/plan.json              the compute-matched plan: every node after it reads its entry there
+ *   models/search-wd<v> search/       the baseline's weight-decay search (when experiment.baselineSearch has a grid)
  *   models/baseline embed/ pairs/ models/synthesizer synth/ synth-tokens/   the SBP pipeline on U only
- *   models/sbp models/oracle eval/ report/ (+ report.html)
+ *   pairs-random/ models/synthesizer-randompairs synth-randompairs/ synth-selfdistill/ …   the controls' synthetic corpora
+ *   models/sbp models/selfdistill models/randompairs models/oracle eval/ report/ (+ report.html)
+ * A plain experiment is a sweep of one (sweep.ts): the same nodes, named without suffixes.
  */
 export function experimentGraph(g: GraphContext): StageNode[] {
   const { cfg, runDir, sourceDir } = g;
   const t = { threads: cfg.threads, quiet: g.quiet };
-  // Without sweep fields: one share, one α, one seed, and every name without a suffix (see sweep.ts).
   const sweep = experimentSweep(cfg);
-  const sweeping = isSweep(cfg);
+  const runs = trainingRuns(sweep);
+  const chains = synthChains(sweep);
+  const grid = cfg.experiment.baselineSearch.weightDecay;
+  const searching = grid.length > 1;
+  if (sweep.controls.length > 0 && cfg.synthesize.engine !== 'local') throw new UserError(`experiment.controls: the control arms synthesize with this run's own models, which needs synthesize.engine=local (it is ${cfg.synthesize.engine}); set experiment.controls=[]`);
   const firstBaseline = armRunName('baseline', sweep.seeds[0]!);
-  // In a sweep the embedder and the synthesizer start from the first seed's baseline.
+  // The embedder, the synthesizers and selfdistill's sampler start from the first seed's baseline.
   const embed = cfg.embed.lm.model === 'baseline' && firstBaseline !== 'baseline' ? { ...cfg.embed, lm: { ...cfg.embed.lm, model: firstBaseline } } : cfg.embed;
   const tune = cfg.tune.initFrom === 'baseline' && firstBaseline !== 'baseline' ? { ...cfg.tune, initFrom: firstBaseline } : cfg.tune;
-  const seeded = (seed: SeedVariant): RunConfig => (seed.seed === undefined ? cfg : { ...cfg, train: { ...cfg.train, seed: seed.seed } });
-  const arm = (name: string, kind: Arm, seed: SeedVariant, deps: string[], sbp?: { share: number; synthTokens: string }): StageNode => ({
+  const afterSearch = searching ? ['search'] : [];
+
+  /** The train section every run trains with: the searched weight decay, the seed, and evaluations spaced for the learning curves. */
+  const runTrain = (steps: number, seed: SeedVariant, weightDecay: number): RunConfig['train'] => {
+    const points = cfg.experiment.evalPoints;
+    return {
+      ...cfg.train,
+      ...(seed.seed !== undefined ? { seed: seed.seed } : {}),
+      weightDecay,
+      evalEvery: points > 0 ? Math.max(1, Math.floor(steps / points)) : cfg.train.evalEvery,
+    };
+  };
+  const chosenWeightDecay = () => (searching ? readSearchChoice(runDir).chosen : (grid[0] ?? cfg.train.weightDecay));
+
+  const trainNode = (name: string, deps: string[], o: { arm: Arm; seed: SeedVariant; chain?: SynthChain | null; validation?: { weightDecay: number } }): StageNode => ({
     name,
     deps,
-    slice: { model: cfg.model, train: seeded(seed).train, seed: cfg.seed, plan: planIdentity(cfg) },
+    slice: { model: cfg.model, train: cfg.train, seed: cfg.seed, plan: planIdentity(cfg) },
     run: async () => {
-      const plan = g.plan!;
-      // A sweep's share takes its S from the requested budget, as the plan does; the largest share is the stream's own.
-      const syntheticTokens = sbp && sweeping ? Math.round(sbp.share * plan.requested.budgetTokens) : plan.syntheticTokens;
+      const plan = readPlan(runDir);
+      const entry = o.validation ? null : plannedRun(plan, name);
+      const train = runTrain(plan.steps, o.seed, o.validation ? o.validation.weightDecay : chosenWeightDecay());
+      const syntheticTokens = entry?.syntheticTokens ?? 0;
       return skipped(
         await runArmTrainStage({
-          cfg: seeded(seed),
+          cfg: { ...cfg, train },
           runDir,
           sourceDir,
-          arm: kind,
+          arm: o.arm,
           name,
-          synthTokensStage: sbp?.synthTokens,
-          syntheticPrefix: sbp !== undefined && sbp.share < sweep.synthesisShare ? true : undefined,
+          synthTokensStage: o.chain?.synthTokens,
+          syntheticPrefix: o.chain && syntheticTokens < plan.syntheticTokens ? true : undefined,
+          validation: o.validation !== undefined,
           steps: plan.steps,
           syntheticTokens,
           createBackend: g.createBackend,
@@ -116,23 +137,16 @@ export function experimentGraph(g: GraphContext): StageNode[] {
       );
     },
   });
+  const runNode = (r: TrainingRun): StageNode => {
+    const deps = r.chain ? [r.chain.synthTokens, 'plan', ...afterSearch] : ['tokens', 'plan', ...afterSearch];
+    return trainNode(r.name, deps, { arm: r.arm, seed: r.seed, chain: r.chain });
+  };
+
   const nodes: StageNode[] = [
     { name: 'source-corpus', deps: [], slice: cfg.prepare, run: async () => ({ skipped: (await prepareCorpus({ runDir: sourceDir, config: cfg.prepare, quiet: g.quiet, warn: g.log })).skipped }) },
     { name: 'source-tokenizer', deps: ['source-corpus'], slice: cfg.tokenizer, run: async () => skipped(await runTokenizerStage({ runDir: sourceDir, config: cfg.tokenizer, ...t })) },
     { name: 'source-tokens', deps: ['source-tokenizer'], slice: {}, run: async () => skipped(await runTokenizeStage({ runDir: sourceDir, config: { splits: ['train'] }, ...t })) },
-    {
-      name: 'corpus',
-      deps: ['source-tokens'],
-      slice: { uniqueTokens: cfg.experiment.uniqueTokens, oracleFactor: cfg.experiment.oracleFactor, subsetSalt: cfg.experiment.subsetSalt },
-      run: async () =>
-        skipped(
-          await runSubsetStage({
-            runDir,
-            sourceDir,
-            config: { uniqueTokens: cfg.experiment.uniqueTokens, oracleFactor: cfg.experiment.oracleFactor, subsetSalt: cfg.experiment.subsetSalt, docsPerShard: cfg.prepare.docsPerShard },
-          }),
-        ),
-    },
+    corpusNode(g, searching),
     { name: 'tokenizer', deps: ['source-tokenizer'], slice: {}, run: async () => skipped(await runTokenizerCopyStage({ runDir, sourceDir })) },
     { name: 'tokens', deps: ['corpus', 'tokenizer'], slice: cfg.tokenize, run: async () => skipped(await runTokenizeStage({ runDir, config: cfg.tokenize, ...t })) },
     {
@@ -141,105 +155,142 @@ export function experimentGraph(g: GraphContext): StageNode[] {
       slice: planIdentity(cfg),
       run: async () => {
         const r = await runPlanStage({ cfg, runDir, createBackend: g.createBackend });
-        g.plan = r.manifest.stats;
-        g.log(formatPlan(g.plan));
+        g.log(formatPlan(r.manifest.stats));
         return skipped(r);
       },
     },
-    arm(firstBaseline, 'baseline', sweep.seeds[0]!, ['tokens', 'plan']),
-    {
-      name: 'embed',
-      deps: embed.embedder === 'lm' && embed.lm.model === firstBaseline ? ['tokens', firstBaseline] : ['tokens'],
-      slice: embed,
-      run: async () => skipped(await runEmbedStage({ runDir, config: embed, ...t })),
-    },
   ];
-  for (const alpha of sweep.alphas) {
-    const st = alphaStages(alpha);
-    const synthesize = cfg.synthesize.model === 'synthesizer' ? { ...cfg.synthesize, model: st.synthesizer } : cfg.synthesize;
-    nodes.push(
-      { name: st.pairs, deps: ['embed'], slice: alpha.pair, run: async () => skipped(await runPairStage({ runDir, config: alpha.pair, stage: st.pairs, seed: cfg.seed, ...t })) },
-      {
-        name: st.synthesizer,
-        deps: [st.pairs, firstBaseline],
-        slice: tune,
-        run: async () =>
-          skipped(await runTuneStage({ runDir, config: tune, modelName: st.synthesizer, pairsStage: st.pairs, seed: cfg.seed, createBackend: g.createBackend, shouldStop: g.shouldStop, log: g.log, ...t })),
+  if (searching) {
+    nodes.push(...grid.map((v) => trainNode(searchRunName(v), ['tokens', 'plan'], { arm: 'baseline', seed: sweep.seeds[0]!, validation: { weightDecay: v } })));
+    nodes.push({
+      name: 'search',
+      deps: grid.map(searchRunName),
+      slice: cfg.experiment.baselineSearch,
+      run: async () => {
+        const r = await runSearchStage({ runDir, grid });
+        g.log(formatSearch(r.manifest.stats));
+        return skipped(r);
       },
-      {
-        name: st.synth,
-        deps: [st.synthesizer, 'plan'],
-        slice: synthesize,
-        run: async () =>
-          skipped(
-            await runSynthesizeStage({
-              runDir,
-              stage: st.synth,
-              pairsStage: st.pairs,
-              config: synthesisConfig(synthesize, g.plan!),
-              tune,
-              embed,
-              seed: cfg.seed,
-              createBackend: g.createBackend,
-              log: g.log,
-              shouldStop: g.shouldStop ? () => g.shouldStop!(-1) : undefined,
-              ...t,
-            }),
-          ),
-      },
-      { name: st.synthTokens, deps: [st.synth, 'tokenizer'], slice: {}, run: async () => skipped(await runSynthTokensStage({ runDir, stage: st.synthTokens, synthStage: st.synth, ...t })) },
-    );
+    });
   }
-  nodes.push(...sweep.seeds.slice(1).map((seed) => arm(armRunName('baseline', seed), 'baseline', seed, ['tokens', 'plan'])));
-  for (const v of sbpVariants(sweep)) {
-    const st = alphaStages(v.alpha);
-    nodes.push(arm(v.name, 'sbp', v.seed, [st.synthTokens, 'plan'], { share: v.share, synthTokens: st.synthTokens }));
-  }
-  nodes.push(...sweep.seeds.map((seed) => arm(armRunName('oracle', seed), 'oracle', seed, ['tokens', 'plan'])));
-  const evalPlan = sweeping ? sweepEvalPlan(cfg) : { models: ['baseline', 'sbp', 'oracle'], comparisons: undefined };
+  // With a search, the first seed's baseline is the chosen search run (it trained exactly that).
+  const baselineNode: StageNode = searching
+    ? { name: firstBaseline, deps: ['search'], slice: { copiedFrom: 'search' }, run: async () => skipped(await runBaselineCopyStage({ runDir, name: firstBaseline })) }
+    : runNode(runs.find((r) => r.name === firstBaseline)!);
+  nodes.push(baselineNode, {
+    name: 'embed',
+    deps: embed.embedder === 'lm' && embed.lm.model === firstBaseline ? ['tokens', firstBaseline] : ['tokens'],
+    slice: embed,
+    run: async () => skipped(await runEmbedStage({ runDir, config: embed, ...t })),
+  });
+  for (const chain of chains) nodes.push(...chainNodes(g, chain, { embed, tune, firstBaseline }));
+  nodes.push(...runs.filter((r) => r.name !== firstBaseline).map(runNode));
+  const evalPlan = experimentEvalPlan(cfg);
   nodes.push(
     {
       name: 'eval',
       deps: evalPlan.models,
       slice: cfg.eval,
-      run: async () => {
-        const r = await runEvalStage({ cfg, runDir, models: evalPlan.models, comparisons: evalPlan.comparisons, quiet: g.quiet, log: g.log, createBackend: g.createBackend });
-        g.evalOut = { results: r.results, comparison: r.comparison, sweep: r.sweep };
-        return skipped(r);
-      },
+      run: async () => skipped(await runEvalStage({ cfg, runDir, models: evalPlan.models, comparisons: evalPlan.comparisons, quiet: g.quiet, log: g.log, createBackend: g.createBackend })),
     },
     {
       name: 'report',
       deps: ['eval'],
       slice: {},
-      run: async () => {
-        const r = await runStage<{ path: string; sections: number; ready: number }>({
-          stage: 'report',
-          runDir,
-          config: { formatVersion: 1 },
-          inputs: reportInputs(runDir, sweeping ? sweepReportStages(sweep, evalPlan.models) : REPORT_STAGES),
-          run: async () => {
-            const { path, sections } = await writeReport(runDir);
-            return { path, sections: sections.length, ready: sections.filter((s) => s.ready).length };
-          },
-        });
-        g.reportPath = r.manifest.stats.path;
-        return skipped(r);
-      },
+      run: async () =>
+        skipped(
+          await runStage<{ path: string; sections: number; ready: number }>({
+            stage: 'report',
+            runDir,
+            config: { formatVersion: 1 },
+            inputs: reportInputs(runDir, reportStages(chains, evalPlan.models, searching)),
+            run: async () => {
+              const { path, sections } = await writeReport(runDir);
+              return { path, sections: sections.length, ready: sections.filter((s) => s.ready).length };
+            },
+          }),
+        ),
     },
   );
   return nodes;
 }
 
-const REPORT_STAGES = ['corpus', 'tokens', PLAN_STAGE, 'models/baseline', 'pairs', 'models/synthesizer', 'synth', 'models/sbp', 'models/oracle', 'eval'];
+/** The U subset (and, for the baseline search, the validation split) of the source's train split. */
+function corpusNode(g: GraphContext, searching: boolean): StageNode {
+  const e = g.cfg.experiment;
+  const config = {
+    uniqueTokens: e.uniqueTokens,
+    oracleFactor: e.oracleFactor,
+    subsetSalt: e.subsetSalt,
+    docsPerShard: g.cfg.prepare.docsPerShard,
+    validationTokens: searching ? e.baselineSearch.validationTokens : 0,
+  };
+  return {
+    name: 'corpus',
+    deps: ['source-tokens'],
+    slice: { uniqueTokens: e.uniqueTokens, oracleFactor: e.oracleFactor, subsetSalt: e.subsetSalt, ...(searching ? { validationTokens: config.validationTokens } : {}) },
+    run: async () => skipped(await runSubsetStage({ runDir: g.runDir, sourceDir: g.sourceDir, config })),
+  };
+}
 
-/** The stages a sweep's report reads: every α's pairs, synthesizer and synthesis, and every run. */
-function sweepReportStages(sweep: ExperimentSweep, models: string[]): string[] {
-  const perAlpha = sweep.alphas.flatMap((a) => {
-    const st = alphaStages(a);
-    return [st.pairs, `models/${st.synthesizer}`, st.synth];
-  });
-  return ['corpus', 'tokens', PLAN_STAGE, ...perAlpha, ...models.map((m) => `models/${m}`), 'eval'];
+/** The nodes that make one synthetic corpus: pairs (mined or random) → synthesizer → synthesis → tokens; selfdistill samples the baseline. */
+function chainNodes(g: GraphContext, chain: SynthChain, o: { embed: EmbedConfig; tune: TuneConfig; firstBaseline: string }): StageNode[] {
+  const { cfg, runDir } = g;
+  const t = { threads: cfg.threads, quiet: g.quiet };
+  const nodes: StageNode[] = [];
+  if (chain.pairs && chain.arm === 'sbp') {
+    const pair = chain.alpha!.pair;
+    nodes.push({ name: chain.pairs, deps: ['embed'], slice: pair, run: async () => skipped(await runPairStage({ runDir, config: pair, stage: chain.pairs!, seed: cfg.seed, ...t })) });
+  } else if (chain.pairs) {
+    nodes.push({ name: chain.pairs, deps: [chain.minedPairs], slice: { seed: cfg.seed }, run: async () => skipped(await runRandomPairsStage({ runDir, stage: chain.pairs!, minedStage: chain.minedPairs, seed: cfg.seed })) });
+  }
+  if (chain.synthesizer && chain.pairs) {
+    nodes.push({
+      name: chain.synthesizer,
+      deps: [chain.pairs, o.firstBaseline],
+      slice: o.tune,
+      run: async () =>
+        skipped(await runTuneStage({ runDir, config: o.tune, modelName: chain.synthesizer!, pairsStage: chain.pairs!, seed: cfg.seed, createBackend: g.createBackend, shouldStop: g.shouldStop, log: g.log, ...t })),
+    });
+  }
+  const model = chain.synthesizer ?? o.firstBaseline;
+  const synthesize: SynthesizeConfig =
+    chain.arm === 'sbp'
+      ? cfg.synthesize.model === 'synthesizer'
+        ? { ...cfg.synthesize, model }
+        : cfg.synthesize
+      : { ...cfg.synthesize, model, conditioning: chain.conditioning };
+  nodes.push(
+    {
+      name: chain.synth,
+      deps: [model, 'plan', ...(chain.minedPairs !== chain.pairs && cfg.synthesize.quality.samples > 0 ? [chain.minedPairs] : [])],
+      slice: synthesize,
+      run: async () =>
+        skipped(
+          await runSynthesizeStage({
+            runDir,
+            stage: chain.synth,
+            pairsStage: chain.minedPairs,
+            config: synthesisConfig(synthesize, readPlan(runDir)),
+            tune: o.tune,
+            embed: o.embed,
+            seed: cfg.seed,
+            createBackend: g.createBackend,
+            log: g.log,
+            shouldStop: g.shouldStop ? () => g.shouldStop!(-1) : undefined,
+            ...t,
+          }),
+        ),
+    },
+    { name: chain.synthTokens, deps: [chain.synth, 'tokenizer'], slice: {}, run: async () => skipped(await runSynthTokensStage({ runDir, stage: chain.synthTokens, synthStage: chain.synth, ...t })) },
+  );
+  return nodes;
+}
+
+/** The stages the report reads: the plan, the search, every synthetic corpus's pairs, synthesizer and synthesis, and every run. */
+function reportStages(chains: SynthChain[], models: string[], searching: boolean): string[] {
+  const perChain = chains.flatMap((c) => [...(c.pairs ? [c.pairs] : []), ...(c.synthesizer ? [`models/${c.synthesizer}`] : []), c.synth]);
+  return ['corpus', 'tokens', PLAN_STAGE, ...(searching ? [SEARCH_STAGE] : []), ...perChain, ...models.map((m) => `models/${m}`), 'eval'];
 }
 
 /** The report reads every stage's output; its identity is theirs. */
@@ -251,7 +302,7 @@ function reportInputs(runDir: string, stages: readonly string[]): Record<string,
   return out;
 }
 
-/** The synthesize section with its target set by the plan: S synthetic tokens. */
+/** The synthesize section with its target set by the plan: S synthetic tokens (for the largest share). */
 export function synthesisConfig(synthesize: SynthesizeConfig, plan: ComputeMatchedPlan): SynthesizeConfig {
   return { ...synthesize, targetTokens: Math.max(1, plan.syntheticTokens) };
 }
@@ -281,9 +332,6 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
       return backends.get(key)!;
     },
     shouldStop: opts.shouldStop,
-    plan: null,
-    evalOut: null,
-    reportPath: null,
   };
   let nodes = experimentGraph(g);
   if (opts.planOnly) nodes = upTo(nodes, 'plan');
@@ -300,15 +348,17 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
     },
   });
   const seconds = (performance.now() - t0) / 1000;
+  // Every output is read back from its stage: what the graph ran is on disk.
+  const evaluated = opts.planOnly ? null : readEvalOutputs(runDir);
   const result: ExperimentResult = {
     runDir,
-    plan: g.plan!,
+    plan: readPlan(runDir),
     stages,
     seconds,
-    results: g.evalOut?.results ?? null,
-    comparison: g.evalOut?.comparison ?? null,
-    sweep: g.evalOut?.sweep ?? null,
-    reportPath: g.reportPath,
+    results: evaluated?.results ?? null,
+    comparison: evaluated?.comparison ?? null,
+    sweep: evaluated?.sweep ?? null,
+    reportPath: opts.planOnly ? null : (readManifest<{ path: string }>(runDir, 'report')?.stats.path ?? null),
   };
   writeJsonAtomic(join(runDir, EXPERIMENT_RECORD), { finishedAt: new Date().toISOString(), seconds, planOnly: opts.planOnly ?? false, stages });
   return result;

@@ -1,6 +1,14 @@
 import { UserError } from '../common/errors.js';
 import type { Batch } from '../model/types.js';
-import { MixtureSampler, type MixtureState } from '../tokens/mixture-sampler.js';
+import type { MixtureComponent, MixtureDraw, MixtureState } from '../tokens/mixture-sampler.js';
+
+/** What the batch source needs of a sampler: MixtureSampler (mixed) or PhasedSampler (one component after another). */
+export interface DocumentDraws {
+  readonly components: readonly MixtureComponent[];
+  next(): MixtureDraw | undefined;
+  state(): MixtureState;
+  restore(s: MixtureState): void;
+}
 import { emptyBatch, type BatchSource, type BatchSourceState, type FramingTokens } from '../train/batch-source.js';
 
 interface MixtureBatchState extends BatchSourceState {
@@ -24,7 +32,7 @@ export class MixtureBatchSource implements BatchSource {
   private readonly batch: Batch;
 
   constructor(
-    private readonly sampler: MixtureSampler,
+    private readonly sampler: DocumentDraws,
     readonly B: number,
     readonly T: number,
     private readonly framing: FramingTokens,

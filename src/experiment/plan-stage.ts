@@ -5,8 +5,8 @@ import type { RunConfig } from '../config/schema.js';
 import type { Backend } from '../engine/backend.js';
 import { resolveModelConfig } from '../model/config.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
-import { computeMatchedPlan, planSweep, type ComputeMatchedPlan, type SweepRun, type Throughput } from './compute-matched-plan.js';
-import { alphaStages, armRunName, experimentSweep, isSweep, sbpVariants, type ExperimentSweep } from './sweep.js';
+import { computeMatchedPlan, planRuns, planSearch, planSweep, type ComputeMatchedPlan, type RunPlan, type SweepRun, type Throughput } from './compute-matched-plan.js';
+import { alphaStages, experimentSweep, isSweep, trainingRuns, type ExperimentSweep } from './sweep.js';
 import { SELECTION_FILE, SUBSET_STAGE, type SubsetStats } from './subset-stage.js';
 import { readJsonIfExists } from '../common/fs-atomic.js';
 import { inputHash, runStage, stageDir, type StageResult } from '../stage/stage.js';
@@ -27,7 +27,7 @@ export interface PlanStageOptions {
 export function planIdentity(cfg: RunConfig): Record<string, unknown> {
   const { probeSteps: _p, calibration: _c, ...experiment } = cfg.experiment;
   const t = cfg.train;
-  return { formatVersion: 1, experiment, model: cfg.model, batchSize: t.batchSize, seqLen: t.seqLen, gradAccumSteps: t.gradAccumSteps };
+  return { formatVersion: 2, experiment, model: cfg.model, batchSize: t.batchSize, seqLen: t.seqLen, gradAccumSteps: t.gradAccumSteps };
 }
 
 /**
@@ -58,11 +58,11 @@ export async function runPlanStage(opts: PlanStageOptions): Promise<StageResult<
         const backend = await opts.createBackend(t.backend, cfg.threads);
         throughput = probeTrainThroughput(backend, model, t.batchSize, t.seqLen, ex.probeSteps, cfg.seed);
       }
-      const sweep = isSweep(cfg) ? experimentSweep(cfg) : null;
+      const sweep = experimentSweep(cfg);
       const plan = computeMatchedPlan({
         uniqueTokens: ex.uniqueTokens,
         budgetTokens: ex.budgetTokens,
-        syntheticShare: sweep ? sweep.synthesisShare : ex.syntheticShare,
+        syntheticShare: sweep.synthesisShare,
         oracleFactor: ex.oracleFactor,
         selection: sel,
         availableTokens: sel.availableTokens,
@@ -71,19 +71,38 @@ export async function runPlanStage(opts: PlanStageOptions): Promise<StageResult<
         tokensPerStep: t.batchSize * t.seqLen * t.gradAccumSteps,
         throughput,
       });
-      if (sweep) plan.sweep = planSweep(plan, sweepRuns(sweep, cfg), sweep.alphas.map((a) => ({ value: a.value, kind: a.kind, ...alphaStages(a) })));
+      plan.trainingRuns = planRuns(plan, experimentRunList(sweep, cfg));
+      plan.flops.total = plan.flops.perRun * plan.trainingRuns.length;
+      if (plan.estimate) plan.estimate.totalSeconds = plan.estimate.secondsPerRun * plan.trainingRuns.length;
+      const grid = ex.baselineSearch.weightDecay;
+      if (grid.length > 1) {
+        if (!sel.validationDocs) throw new UserError(`experiment.baselineSearch: the train split has no documents left outside U for a validation split; lower experiment.uniqueTokens or experiment.baselineSearch.validationTokens`);
+        plan.search = planSearch(plan, grid, { docs: sel.validationDocs, tokens: sel.validationTokens ?? 0 });
+      }
+      if (isSweep(cfg)) plan.sweep = planSweep(plan, sweep.alphas.map((a) => ({ value: a.value, kind: a.kind, ...alphaStages(a) })));
       writeJsonAtomic(join(ctx.dir, PLAN_FILE), plan);
       return plan;
     },
   });
 }
 
-/** Every training run of a sweep in plan order: the baselines, the SBP runs, the oracles. */
-export function sweepRuns(sweep: ExperimentSweep, cfg: RunConfig): SweepRun[] {
+/** Every training run in plan order (sweep.ts), as the plan lists it. */
+export function experimentRunList(sweep: ExperimentSweep, cfg: RunConfig): SweepRun[] {
   const seedOf = (s: number | undefined) => s ?? cfg.train.seed ?? cfg.seed;
-  return [
-    ...sweep.seeds.map((s) => ({ name: armRunName('baseline', s), arm: 'baseline' as const, share: null, alpha: null, seed: seedOf(s.seed) })),
-    ...sbpVariants(sweep).map((v) => ({ name: v.name, arm: 'sbp' as const, share: v.share, alpha: v.alpha.value, seed: seedOf(v.seed.seed) })),
-    ...sweep.seeds.map((s) => ({ name: armRunName('oracle', s), arm: 'oracle' as const, share: null, alpha: null, seed: seedOf(s.seed) })),
-  ];
+  return trainingRuns(sweep).map((r) => ({ name: r.name, arm: r.arm, share: r.share, alpha: r.alpha?.value ?? null, seed: seedOf(r.seed.seed) }));
+}
+
+/** The plan the plan stage wrote: the input of every node after it. */
+export function readPlan(runDir: string): ComputeMatchedPlan {
+  const path = join(stageDir(runDir, PLAN_STAGE), PLAN_FILE);
+  const plan = readJsonIfExists<ComputeMatchedPlan>(path);
+  if (!plan || !Array.isArray(plan.trainingRuns)) throw new UserError(`${path} is missing or from an older sbp; rerun \`sbp experiment\` (its plan stage rewrites it)`);
+  return plan;
+}
+
+/** One run's entry of the plan. */
+export function plannedRun(plan: ComputeMatchedPlan, name: string): SweepRun & RunPlan {
+  const r = plan.trainingRuns.find((x) => x.name === name);
+  if (!r) throw new Error(`the plan has no training run "${name}"`);
+  return r;
 }

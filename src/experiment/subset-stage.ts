@@ -12,12 +12,15 @@ import { hashOrder, selectSubsets } from './token-subsets.js';
 export const SUBSET_STAGE = 'corpus';
 export const SELECTION_FILE = 'selection.json';
 export const ORACLE_DOCS_FILE = 'oracle-docs.bin';
+export const VALIDATION_DOCS_FILE = 'validation-docs.bin';
 
 export interface SubsetConfig {
   uniqueTokens: number;
   oracleFactor: number;
   subsetSalt: string;
   docsPerShard: number;
+  /** Tokens of the validation split for the baseline search (0: none). */
+  validationTokens: number;
 }
 
 /** selection.json: what the subset stage took, in the source's document numbers. */
@@ -27,6 +30,9 @@ export interface SubsetStats {
   uniqueTokens: number; // framed (bos/eos) tokens
   oracleDocs: number;
   oracleTokens: number;
+  /** The validation split of the baseline search (absent without one). */
+  validationDocs?: number;
+  validationTokens?: number;
   availableDocs: number;
   availableTokens: number;
   heldoutDocs: number;
@@ -46,7 +52,9 @@ export interface SubsetStageOptions {
  * hash order until U tokens, see token-subsets.ts) as corpus shards, plus the whole held-out split,
  * so that every stage which reads the run's corpus — tokenizer, embed, pair, tune, synthesize, eval —
  * sees only the U data. Also writes `oracle-docs.bin`: the source train documents of the oracle
- * subset (a superset of U, in hash order), and `selection.json`.
+ * subset (a superset of U, in hash order), `validation-docs.bin` when the baseline search needs a
+ * validation split (the last train documents in hash order, outside U and the oracle), and
+ * `selection.json`.
  */
 export async function runSubsetStage(opts: SubsetStageOptions): Promise<StageResult<SubsetStats>> {
   const { runDir, sourceDir, config } = opts;
@@ -57,7 +65,8 @@ export async function runSubsetStage(opts: SubsetStageOptions): Promise<StageRes
   return runStage<SubsetStats>({
     stage: SUBSET_STAGE,
     runDir,
-    config: { formatVersion: 1, ...config },
+    // Without a search the identity is what it was before the validation split existed.
+    config: config.validationTokens > 0 ? { formatVersion: 1, ...config } : { formatVersion: 1, uniqueTokens: config.uniqueTokens, oracleFactor: config.oracleFactor, subsetSalt: config.subsetSalt, docsPerShard: config.docsPerShard },
     inputs,
     force: opts.force,
     run: async (ctx) => {
@@ -70,7 +79,7 @@ export async function runSubsetStage(opts: SubsetStageOptions): Promise<StageRes
       } finally {
         tokens.close();
       }
-      const sel = selectSubsets(hashOrder(ids, config.subsetSalt), framed, config.uniqueTokens, config.oracleFactor);
+      const sel = selectSubsets(hashOrder(ids, config.subsetSalt), framed, config.uniqueTokens, config.oracleFactor, config.validationTokens);
       const inU = new Uint8Array(ids.length);
       for (let k = 0; k < sel.uniqueDocs; k++) inU[sel.order[k]!] = 1;
 
@@ -100,12 +109,14 @@ export async function runSubsetStage(opts: SubsetStageOptions): Promise<StageRes
       const heldoutDocs = await copySplit('heldout', () => true);
 
       writeDocList(join(ctx.dir, ORACLE_DOCS_FILE), sel.order.subarray(0, sel.oracleDocs));
+      if (sel.validationDocs > 0) writeDocList(join(ctx.dir, VALIDATION_DOCS_FILE), sel.order.subarray(sel.availableDocs - sel.validationDocs));
       const stats: SubsetStats = {
         salt: config.subsetSalt,
         uniqueDocs: sel.uniqueDocs,
         uniqueTokens: sel.uniqueTokens,
         oracleDocs: sel.oracleDocs,
         oracleTokens: sel.oracleTokens,
+        ...(sel.validationDocs > 0 ? { validationDocs: sel.validationDocs, validationTokens: sel.validationTokens } : {}),
         availableDocs: sel.availableDocs,
         availableTokens: sel.availableTokens,
         heldoutDocs,

@@ -6,7 +6,9 @@ import { UserError } from '../common/errors.js';
  * trained on). Documents are put in a deterministic hash order — SHA-256 of (salt, id) — and
  * the U subset is the shortest prefix of that order holding at least U tokens; the oracle subset
  * is the shortest prefix holding at least oracleFactor × U (or the whole split). Both are prefixes
- * of the same order, so the oracle data always contains the U data.
+ * of the same order, so the oracle data always contains the U data. A validation split (for the
+ * baseline's regularization search) is the shortest suffix of the order holding validationTokens:
+ * no run trains on it, so the oracle stops where it starts.
  */
 export interface SubsetSelection {
   /** (numDocs,) document numbers of the train split in hash order. */
@@ -15,6 +17,8 @@ export interface SubsetSelection {
   uniqueTokens: number;
   oracleDocs: number; // order[0, oracleDocs) is the oracle subset
   oracleTokens: number;
+  validationDocs: number; // order[n - validationDocs, n) is the validation split (0 without a search)
+  validationTokens: number;
   availableDocs: number;
   availableTokens: number;
 }
@@ -31,7 +35,7 @@ export function hashOrder(ids: readonly string[], salt: string): Uint32Array {
  * Cuts the hash order into the U and oracle prefixes.
  * @param tokens (numDocs,) tokens of each document as trained (framing included)
  */
-export function selectSubsets(order: Uint32Array, tokens: ArrayLike<number>, uniqueTokens: number, oracleFactor: number): SubsetSelection {
+export function selectSubsets(order: Uint32Array, tokens: ArrayLike<number>, uniqueTokens: number, oracleFactor: number, validationTokens = 0): SubsetSelection {
   const n = order.length;
   let available = 0;
   for (let i = 0; i < n; i++) available += tokens[i]!;
@@ -43,7 +47,13 @@ export function selectSubsets(order: Uint32Array, tokens: ArrayLike<number>, uni
   while (k < n && sum < uniqueTokens) sum += tokens[order[k++]!]!;
   const uniqueDocs = k;
   const U = sum;
+  let v = n;
+  let validation = 0;
+  while (v > uniqueDocs && validation < validationTokens) validation += tokens[order[--v]!]!;
+  if (validationTokens > 0 && validation < validationTokens) {
+    throw new UserError(`experiment.baselineSearch.validationTokens is ${validationTokens}, but the train split holds only ${validation} tokens outside U; lower it or experiment.uniqueTokens`);
+  }
   const oracleTarget = oracleFactor * U;
-  while (k < n && sum < oracleTarget) sum += tokens[order[k++]!]!;
-  return { order, uniqueDocs, uniqueTokens: U, oracleDocs: k, oracleTokens: sum, availableDocs: n, availableTokens: available };
+  while (k < v && sum < oracleTarget) sum += tokens[order[k++]!]!;
+  return { order, uniqueDocs, uniqueTokens: U, oracleDocs: k, oracleTokens: sum, validationDocs: n - v, validationTokens: validation, availableDocs: n, availableTokens: available };
 }

@@ -78,6 +78,8 @@ export interface EvalSnapshot {
   confidence: number | null;
   /** A sweep's variants (eval/comparison.json `groups`): each SBP variant against its seeds' baselines and oracles. */
   groups: VariantGroup[] | null;
+  /** SBP − each control run of the same seed (eval/comparison.json `controls`); null without control arms. */
+  controls: Array<{ control: string; run: string; metrics: Array<{ metric: string; higherIsBetter: boolean; difference: EstimateCell }> }> | null;
 }
 
 export interface Interval {
@@ -274,7 +276,7 @@ function readEval(runDir: string): EvalSnapshot | null {
   const hint = 'sbp eval --force';
   const results = readJson<{ models?: Record<string, unknown>; metrics?: EvalSnapshot['metrics']; settings?: { bootstrap?: { confidence?: number } } }>(join(dir, 'results.json'), hint);
   if (!results) return null;
-  const comparison = readJson<{ roles: unknown; metrics?: ComparisonRow[]; note?: string; bootstrap?: { confidence?: number }; groups?: VariantGroup[] }>(join(dir, 'comparison.json'), hint);
+  const comparison = readJson<{ roles: unknown; metrics?: ComparisonRow[]; note?: string; bootstrap?: { confidence?: number }; groups?: VariantGroup[]; controls?: EvalSnapshot['controls'] }>(join(dir, 'comparison.json'), hint);
   const hasRoles = comparison !== undefined && comparison.roles !== null && Array.isArray(comparison.metrics);
   return {
     models: Object.keys(results.models ?? {}),
@@ -283,6 +285,7 @@ function readEval(runDir: string): EvalSnapshot | null {
     comparisonNote: comparison?.note ?? null,
     confidence: comparison?.bootstrap?.confidence ?? results.settings?.bootstrap?.confidence ?? null,
     groups: Array.isArray(comparison?.groups) ? comparison!.groups! : null,
+    controls: Array.isArray(comparison?.controls) ? comparison!.controls! : null,
   };
 }
 

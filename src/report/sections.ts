@@ -360,7 +360,18 @@ export function headline(run: RunSnapshot): SafeHtml | null {
   const main = rows.find((r) => r.metric === 'heldout/ppl' && r.fraction.value !== null) ?? rows.find((r) => r.fraction.value !== null);
   if (!main) return null;
   const ci: Interval | null = main.fraction.ci;
-  return html`<p class="headline">On <strong>${main.metric}</strong>, SBP recovers <strong>${formatPercent(main.fraction.value, 0)}</strong>${ci ? ` (${formatPercent(ci.lo, 0)} to ${formatPercent(ci.hi, 0)})` : ''} of the gain the oracle gets from 20× more real data: baseline ${formatNumber(main.baseline.value)}, SBP ${formatNumber(main.sbp.value)}, oracle ${formatNumber(main.oracle.value)}.</p>`;
+  return html`<p class="headline">On <strong>${main.metric}</strong>, SBP recovers <strong>${formatPercent(main.fraction.value, 0)}</strong>${ci ? ` (${formatPercent(ci.lo, 0)} to ${formatPercent(ci.hi, 0)})` : ''} of the gain the oracle gets from 20× more real data: baseline ${formatNumber(main.baseline.value)}, SBP ${formatNumber(main.sbp.value)}, oracle ${formatNumber(main.oracle.value)}.</p>${controlHeadline(run, main.metric)}`;
+}
+
+/** SBP − each control on the headline metric: whether SBP beats what sampled text alone, or random pairs, give. */
+function controlHeadline(run: RunSnapshot, metric: string): SafeHtml | null {
+  const rows = (run.eval?.controls ?? []).flatMap((c) => {
+    const d = c.metrics.find((m) => m.metric === metric);
+    return d ? [[html`SBP − ${c.control}`, cell(d.difference, true)] as HtmlValue[]] : [];
+  });
+  if (rows.length === 0) return null;
+  const lower = (run.eval?.controls?.[0]?.metrics.find((m) => m.metric === metric)?.higherIsBetter ?? false) ? 'a positive' : 'a negative';
+  return html`${table([`${metric}`, 'difference [paired-bootstrap interval]'], rows, 'results controls')}<p class="note">Each control is compute-matched like SBP (same seed, same S). ${lower} difference favours SBP; an interval that contains 0 means SBP is not distinguishable from the control.</p>`;
 }
 
 // ---- quality ----

@@ -51,3 +51,12 @@ export function synthPrompt(f: SynthFraming, d1: ArrayLike<number>, bos: number,
   // The row holds prompt + d2 + eos = T + 1 tokens at most.
   return { prompt, maxD2Tokens: f.room - d1Len };
 }
+
+/**
+ * The prompt without a seed document, `[bos]` alone (synthesize.conditioning = none: the experiment's
+ * selfdistill control samples the baseline LM this way). Its length limit is that of an SBP sample
+ * whose seed fills the d1 budget, so both corpora have documents of the same maximum length.
+ */
+export function unconditionedPrompt(f: SynthFraming, bos: number): { prompt: Int32Array; maxD2Tokens: number } {
+  return { prompt: Int32Array.of(bos), maxD2Tokens: f.room - f.d1Budget };
+}

@@ -25,7 +25,7 @@ import { judgeNonFactual } from './llm-judge.js';
 import { LocalCompletionBackend, mixSeed } from './local-completion-backend.js';
 import { openRunEmbedder } from './run-embedder.js';
 import { SynthFilter, emptyDropCounts, type SynthDropReason } from './synth-filters.js';
-import { synthFraming, synthPrompt } from './synth-framing.js';
+import { synthFraming, synthPrompt, unconditionedPrompt } from './synth-framing.js';
 import { measureQuality, type QualityDoc, type QualityRates } from './synth-quality.js';
 import type { TuneStageStats } from './tune-stage.js';
 
@@ -146,9 +146,10 @@ export class SynthesisInterrupted extends Error {
 
 /** The part of the config that decides the output (not how fast or where it is computed). */
 export function synthIdentity(cfg: SynthesizeConfig): Record<string, unknown> {
-  const { batchSize: _b, backend: _be, http: _h, quality, ...rest } = cfg;
+  const { batchSize: _b, backend: _be, http: _h, quality, conditioning, ...rest } = cfg;
   const judge = quality.judge ? { model: quality.judge.model, samples: quality.judge.samples } : null;
-  return { formatVersion: 1, ...rest, quality: { samples: quality.samples, irrelevanceThreshold: quality.irrelevanceThreshold ?? null, judge } };
+  // Seed conditioning is the default and was the only mode: it stays out of the identity, so earlier runs stay cached.
+  return { formatVersion: 1, ...rest, ...(conditioning === 'none' ? { conditioning } : {}), quality: { samples: quality.samples, irrelevanceThreshold: quality.irrelevanceThreshold ?? null, judge } };
 }
 
 /**
@@ -258,7 +259,7 @@ export async function runSynthesizeStage(opts: SynthesizeStageOptions): Promise<
           const shardSeed = rng.nextU32();
           const seedRows = Array.from({ length: cfg.seedsPerShard }, () => rng.int(docs.numDocs));
           const requests: SynthRequest[] = seedRows.map((row, slot) => {
-            const { prompt, maxD2Tokens } = synthPrompt(framing, docs.doc(row), bos, sep);
+            const { prompt, maxD2Tokens } = cfg.conditioning === 'none' ? unconditionedPrompt(framing, bos) : synthPrompt(framing, docs.doc(row), bos, sep);
             return { prompt, maxTokens: Math.min(cfg.maxTokens ?? Infinity, maxD2Tokens), seed: mixSeed(shardSeed, slot) };
           });
           const t0 = performance.now();

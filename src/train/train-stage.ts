@@ -15,6 +15,7 @@ import { heldoutBatches } from './heldout-batches.js';
 import { hfModelStore } from './hf-model-store.js';
 import { resolveModelDir } from '../stage/model-dir.js';
 import { PackedBatchSource } from './packed-batch-source.js';
+import type { FramingTokens } from './batch-source.js';
 import { train, type EvalMetrics, type TrainerConfig, type TrainOptions, type TrainResult } from './trainer.js';
 
 export interface TrainStageOptions {
@@ -68,6 +69,44 @@ export async function trainIntoStage(
   return result;
 }
 
+/** What every training stage sets up the same way before it trains (`sbp train`, the experiment's runs). */
+export interface TrainRunSetup {
+  tokenizerPath: string;
+  framing: FramingTokens;
+  modelConfig: ModelConfig;
+  seed: number;
+}
+
+/** `tokenizer/tokenizer.json` of the run; a user error with `hint` when it is missing. */
+export function runTokenizerPath(runDir: string, hint: string): string {
+  const path = join(stageDir(runDir, 'tokenizer'), 'tokenizer.json');
+  if (!existsSync(path)) throw new UserError(`${path} is missing; ${hint}`);
+  return path;
+}
+
+/**
+ * The run's tokenizer (`tokenizer/tokenizer.json`) and its framing tokens, the model config — the
+ * `model` section with the tokenizer's special tokens, or `modelConfig` when the model starts from a
+ * folder — checked against the data's vocabulary and `train.seqLen`, and the training seed.
+ */
+export function prepareTrainRun(o: { cfg: RunConfig; runDir: string; vocabSize: number; hint: string; modelConfig?: ModelConfig }): TrainRunSetup {
+  const tc = o.cfg.train;
+  const tokenizerPath = runTokenizerPath(o.runDir, o.hint);
+  const special = Tokenizer.load(tokenizerPath).special;
+  const framing: FramingTokens = { bos: special.bos, eos: special.eos, sep: special.sep, pad: special.pad };
+  const modelConfig: ModelConfig = o.modelConfig ?? {
+    ...resolveModelConfig(o.cfg.model, { vocabSize: o.vocabSize, source: 'model' }),
+    bosTokenId: special.bos,
+    eosTokenId: special.eos,
+    padTokenId: special.pad,
+  };
+  if (modelConfig.vocabSize < o.vocabSize) {
+    throw new UserError(`train.initFrom: the model's vocabulary (${modelConfig.vocabSize}) is smaller than the tokenizer's (${o.vocabSize}); it was trained with another tokenizer`);
+  }
+  if (tc.seqLen > modelConfig.maxSeqLen) throw new UserError(`train.seqLen ${tc.seqLen} exceeds the model's context (model.maxSeqLen ${modelConfig.maxSeqLen})`);
+  return { tokenizerPath, framing, modelConfig, seed: tc.seed ?? o.cfg.seed };
+}
+
 /**
  * The `models/<name>` stage: tokens/ (+ tokenizer/, + an initial model when fine-tuning) → a trained
  * Hugging Face folder, metrics.jsonl, the resumable checkpoint/ and manifest.json. The model is a fresh
@@ -78,13 +117,12 @@ export async function runTrainStage(opts: TrainStageOptions): Promise<StageResul
   if (!/^[A-Za-z0-9._-]+$/.test(modelName)) throw new UserError(`--model ${modelName}: a model name uses letters, digits, ".", "_" and "-" only`);
   const tc = cfg.train;
   const tokensDir = stageDir(runDir, 'tokens');
-  const tokenizerPath = join(stageDir(runDir, 'tokenizer'), 'tokenizer.json');
   const inputs: Record<string, string> = { tokens: inputHash(runDir, 'tokens', 'sbp tokenize') };
   const init = tc.initFrom ? resolveModelDir(runDir, tc.initFrom, 'train.initFrom') : null;
   if (init) inputs.initFrom = init.inputHash;
   if (init?.runModel === modelName) throw new UserError(`train.initFrom: model "${modelName}" cannot start from itself; choose another --model name`);
-  if (!existsSync(tokenizerPath)) throw new UserError(`${tokenizerPath} is missing; run \`sbp tokenizer train\` first`);
-  const special = Tokenizer.load(tokenizerPath).special;
+  const tokenizerHint = 'run `sbp tokenizer train` first';
+  runTokenizerPath(runDir, tokenizerHint); // before the data: the first missing piece is named
 
   const trainData = TokenDataset.open(tokensDir, tc.trainSplit, { hint: 'sbp tokenize' });
   const evalWanted = tc.evalTokens > 0;
@@ -95,21 +133,15 @@ export async function runTrainStage(opts: TrainStageOptions): Promise<StageResul
   const heldoutData = evalWanted ? TokenDataset.open(tokensDir, tc.heldoutSplit, { hint: 'sbp tokenize' }) : null;
   try {
     const backend = await opts.createBackend(tc.backend, cfg.threads);
-    const modelConfig: ModelConfig = init
-      ? readHfConfig(join(init.dir, 'config.json'))
-      : {
-          ...resolveModelConfig(cfg.model, { vocabSize: trainData.vocabSize, source: 'model' }),
-          bosTokenId: special.bos,
-          eosTokenId: special.eos,
-          padTokenId: special.pad,
-        };
-    if (modelConfig.vocabSize < trainData.vocabSize) {
-      throw new UserError(`train.initFrom: the model's vocabulary (${modelConfig.vocabSize}) is smaller than the tokenizer's (${trainData.vocabSize}); it was trained with another tokenizer`);
-    }
-    if (tc.seqLen > modelConfig.maxSeqLen) throw new UserError(`train.seqLen ${tc.seqLen} exceeds the model's context (model.maxSeqLen ${modelConfig.maxSeqLen})`);
+    const { tokenizerPath, framing, modelConfig, seed } = prepareTrainRun({
+      cfg,
+      runDir,
+      vocabSize: trainData.vocabSize,
+      hint: tokenizerHint,
+      modelConfig: init ? readHfConfig(join(init.dir, 'config.json')) : undefined,
+    });
     const tokensPerStep = tc.batchSize * tc.seqLen * tc.gradAccumSteps;
     const steps = tc.totalTokens !== undefined ? Math.ceil(tc.totalTokens / tokensPerStep) : tc.steps;
-    const seed = tc.seed ?? cfg.seed;
     const trainerCfg: TrainerConfig = { ...tc, steps };
     // threads and backend choose how, not what, is computed: they stay out of the identity of the stage.
     const { backend: _backend, ...identity } = tc;
@@ -121,7 +153,6 @@ export async function runTrainStage(opts: TrainStageOptions): Promise<StageResul
       force: opts.force,
       run: async (ctx) => {
         const model = init ? loadModelFolder(init.dir, backend) : new LlamaModel(modelConfig, backend, { seed });
-        const framing = { bos: special.bos, eos: special.eos, sep: special.sep, pad: special.pad };
         const data = new PackedBatchSource(trainData, tc.batchSize, tc.seqLen, framing, seed, `${tokensDir} (${tc.trainSplit})`);
         const heldout = heldoutData ? heldoutBatches(heldoutData, tc.batchSize, tc.seqLen, framing, tc.evalTokens) : undefined;
         const result = await trainIntoStage({

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/sample/rng.js';
-import { compareMetric, metricEstimates, metricValue, pairedBootstrap, percentileInterval, type ItemMetric } from '../../src/eval/compare.js';
+import { compareMetric, compareWithControl, metricEstimates, metricValue, pairedBootstrap, percentileInterval, type ItemMetric } from '../../src/eval/compare.js';
 
 const roles = { baseline: 'baseline', sbp: 'sbp', oracle: 'oracle' };
 const boot = { samples: 1000, confidence: 0.95, seed: 1 };
@@ -106,4 +106,21 @@ test('fraction of oracle gain: the value, its interval, and the edge cases', () 
   const ragged = accuracy(10, { baseline: 0.5, sbp: 0.5, oracle: 0.5 });
   ragged.items.sbp = { num: ones(9), den: ones(9) };
   assert.throws(() => compareMetric(ragged, roles, boot), /different item counts/);
+});
+
+test('SBP − control: the difference of the values, a paired interval (narrower than unpaired), zero for identical models', () => {
+  // Shared item difficulty: SBP and the control differ on few items, so pairing makes the difference precise.
+  const m = accuracy(400, { sbp: 0.6, control: 0.55, same: 0.6 });
+  const d = compareWithControl(m, 'sbp', 'control', boot);
+  assert.equal(d.difference.value, d.sbp.value - d.control.value);
+  assert.ok(d.difference.value > 0);
+  const ci = d.difference.ci!;
+  assert.ok(ci.lo <= d.difference.value && d.difference.value <= ci.hi);
+  assert.ok(ci.lo > 0, `paired: the 5-point difference is clear of 0 (${ci.lo})`);
+  // Unpaired, the interval would be about as wide as the sum of both models' own intervals.
+  const own = (e: { ci: { lo: number; hi: number } | null }) => e.ci!.hi - e.ci!.lo;
+  assert.ok(ci.hi - ci.lo < 0.5 * (own(d.sbp) + own(d.control)));
+  const zero = compareWithControl(m, 'sbp', 'same', boot);
+  assert.deepEqual([zero.difference.value, zero.difference.ci], [0, { lo: 0, hi: 0 }]);
+  assert.throws(() => compareWithControl(m, 'sbp', 'missing', boot), /no items for model "missing"/);
 });

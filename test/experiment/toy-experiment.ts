@@ -29,7 +29,11 @@ export function writeToyCorpus(path: string): void {
   writeFileSync(path, `${lines.join('\n')}\n`);
 }
 
-/** Writes the corpus and a config file of the toy experiment into `dir`; `experiment` fields are merged over the toy's. */
+/**
+ * Writes the corpus and a config file of the toy experiment into `dir`; `experiment` fields are merged
+ * over the toy's. The toy is the plain three-arm experiment: no controls and no baseline search unless
+ * `experiment` asks for them.
+ */
 export function writeToyConfig(dir: string, experiment: Record<string, unknown> = {}): string {
   const corpus = join(dir, 'corpus.jsonl');
   writeToyCorpus(corpus);
@@ -40,7 +44,7 @@ export function writeToyConfig(dir: string, experiment: Record<string, unknown> 
     threads: 1,
     prepare: { sources: [{ kind: 'jsonl', path: corpus }], minChars: 20, heldOutFraction: 0.1, docsPerShard: 40 },
     tokenizer: { vocabSize: 300 },
-    experiment: { uniqueTokens: 1500, budgetTokens: 3072, syntheticShare: 0.375, oracleFactor: 20, probeSteps: 0, ...experiment },
+    experiment: { uniqueTokens: 1500, budgetTokens: 3072, syntheticShare: 0.375, oracleFactor: 20, probeSteps: 0, controls: [], baselineSearch: { weightDecay: [] }, ...experiment },
     model: { preset: 'tiny', hiddenSize: 32, numLayers: 1, numHeads: 2, numKVHeads: 1, headDim: 16, intermediateSize: 64, maxSeqLen: 64 },
     train: { batchSize: 4, seqLen: 32, evalEvery: 0, evalTokens: 256, checkpointEvery: 4 },
     embed: { embedder: 'lm', maxTokens: 32 },
