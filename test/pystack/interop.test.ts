@@ -103,3 +103,34 @@ test('transformers, datasets, pyarrow, numpy and gguf read sbp model folders and
   assert.ok(maxDiff < 0.1, `bf16 round trip logits differ by ${maxDiff}`);
   process.stdout.write(`ok  bf16 sharded folder from transformers loads in sbp: max logit difference ${maxDiff.toExponential(2)} (bf16 rounding)\n`);
 });
+
+test('node-llama-cpp (llama.cpp, prebuilt binary from npm) loads an exported GGUF and decodes greedily as sbp does', { timeout: 300_000 }, async () => {
+  const dir = tempDir();
+  const config = writeToyConfig(dir);
+  const run = join(dir, 'runs', 'toy');
+  for (const args of [['experiment', '-c', config, '-q'], ['export', 'gguf', '-c', config, '-q']]) {
+    const r = runCli(args, { timeoutMs: 300_000 });
+    assert.equal(r.status, 0, r.stderr);
+  }
+  const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+  const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
+  const modelDir = join(run, 'models', 'baseline');
+  const tok = Tokenizer.load(join(modelDir, 'tokenizer.json'));
+  const ours = loadModelFolder(modelDir, createBackend('cpu', { threads: 1 }));
+  const theirs = await llama.loadModel({ modelPath: join(run, 'export', 'gguf', 'baseline.gguf') });
+  const ctx = await theirs.createContext({ contextSize: 64, batchSize: 64 });
+  for (const text of ['river boat water', 'the music of the', 'winter snow and']) {
+    const prompt = Int32Array.from([tok.special.bos, ...tok.encode(text)]);
+    const [g] = generate(ours, [prompt], { temperature: 0, topK: 0, topP: 1, maxTokens: 16, seed: 1, stopTokens: [tok.special.eos] });
+    const seq = ctx.getSequence();
+    const got: number[] = [];
+    for await (const t of seq.evaluate(Array.from(prompt) as never, { temperature: 0 })) {
+      if ((t as number) === tok.special.eos || got.length >= 16) break;
+      got.push(t as number);
+    }
+    seq.dispose();
+    assert.deepEqual(got, Array.from(g!.tokens), `greedy tokens after ${JSON.stringify(text)}`);
+  }
+  await ctx.dispose();
+  await theirs.dispose();
+});
