@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import { formatCount } from '../common/progress.js';
 import { stageDir } from '../stage/stage.js';
 import { exportParquet, exportPairs } from '../export/export-documents.js';
@@ -17,7 +17,7 @@ export function register(program: Command): void {
     .description(
       'Write the run in the formats other tools read, under runs/<name>/export/<format>/: megatron (.bin/.idx per token dataset), llmc and nanogpt (token files), parquet (corpus and synthetic documents + dataset card), pairs (prompt/completion JSONL), gguf (each model folder). See docs/interop.md.',
     )
-    .addArgument(new Command().createArgument('<format>', 'what to write').choices(FORMATS));
+    .addArgument(new Argument('<format>', 'what to write').choices(FORMATS));
   addCommonOptions(cmd)
     .addOption(new Option('--model <name...>', 'gguf: the model folders (models/<name>) to convert (default: all finished ones)'))
     .action(async (format: (typeof FORMATS)[number], flags: ExportFlags) => {
