@@ -54,7 +54,7 @@ export function parseSourceSpec(spec: string, textField?: string): SourceConfig 
   const kind = colon < 0 ? spec : spec.slice(0, colon);
   const path = colon < 0 ? undefined : spec.slice(colon + 1);
   if (!(SOURCE_KINDS as readonly string[]).includes(kind)) {
-    throw new UserError(`--source ${spec}: unknown source "${kind}"; use one of ${SOURCE_KINDS.join(', ')} (jsonl and text-dir take a path: jsonl:file.jsonl.gz)`);
+    throw new UserError(`--source ${spec}: unknown source "${kind}"; use one of ${SOURCE_KINDS.join(', ')} (jsonl, parquet and text-dir take a path: jsonl:file.jsonl.gz)`);
   }
   if (path === '') throw new UserError(`--source ${spec}: the path after "${kind}:" is empty`);
   if (kind === 'jsonl') {
