@@ -13,12 +13,32 @@ import { readCorpusDocs } from '../../src/data/corpus-reader.js';
 import { createBackend } from '../../src/engine/open-backend.js';
 import { findTokenSplits } from '../../src/export/export-tokens.js';
 import { framedDocuments } from '../../src/export/token-stream.js';
-import { loadModelFolder } from '../../src/model/hf-folder.js';
+import { loadModelFolder, saveModelFolder } from '../../src/model/hf-folder.js';
+import { LlamaModel } from '../../src/model/llama.js';
+import { modelFolderToGguf } from '../../src/export/model-to-gguf.js';
+import { RefBackend } from '../../src/engine/ref-backend.js';
+import type { SpecialTokens } from '../../src/tokenizer/special-tokens.js';
 import { generate } from '../../src/sample/sampler.js';
 import { PromptEncoder } from '../../src/serve/prompt-encoder.js';
 import { Tokenizer } from '../../src/tokenizer/tokenizer.js';
 import { TokenDataset } from '../../src/tokens/token-dataset.js';
 import { HARD_TEXTS } from '../tokenizer/texts.js';
+
+/** A random model whose embeddings are scaled up, so its logits are far apart and greedy text varies. */
+function spreadModel(vocabSize: number, qkNorm: boolean, s: SpecialTokens): LlamaModel {
+  const m = new LlamaModel(
+    { vocabSize, hiddenSize: 64, numLayers: 2, numHeads: 4, numKVHeads: 2, headDim: 16, intermediateSize: 128, maxSeqLen: 64, ropeTheta: 10_000, rmsNormEps: 1e-5, qkNorm, tieEmbeddings: qkNorm, bosTokenId: s.bos, eosTokenId: s.eos, padTokenId: s.pad },
+    new RefBackend(),
+    { seed: qkNorm ? 11 : 12 },
+  );
+  for (const e of m.paramTable) {
+    if (!/embed_tokens|lm_head|q_proj|k_proj/.test(e.name)) continue;
+    const w = m.readParam(e.name);
+    for (let i = 0; i < w.length; i++) w[i]! *= 25;
+    m.writeParam(e.name, w);
+  }
+  return m;
+}
 
 const PYTHON = process.env.SBP_PYTHON ?? join(repoRoot, '.venv', 'bin', 'python');
 
@@ -54,8 +74,21 @@ test('transformers, datasets, pyarrow, numpy and gguf read sbp model folders and
   const backend = createBackend('cpu', { threads: 1 });
   const model = loadModelFolder(modelDir, backend);
   const prompts = ['river boat water', 'the music of the', 'winter snow and'].map((t) => Int32Array.from([s.bos, ...tok.encode(t)]));
-  const gens = generate(model, prompts, { temperature: 0, topK: 0, topP: 1, maxTokens: 16, seed: 1, stopTokens: [s.eos] });
-  const greedy = gens.map((g) => ({ prompt: Array.from(g.prompt), tokens: Array.from(g.tokens), stopped: g.finishReason === 'stop' }));
+  const greedyOf = (m: LlamaModel) =>
+    generate(m, prompts, { temperature: 0, topK: 0, topP: 1, maxTokens: 24, seed: 1, stopTokens: [s.eos] }).map((g) => ({
+      prompt: Array.from(g.prompt),
+      tokens: Array.from(g.tokens),
+      stopped: g.finishReason === 'stop',
+    }));
+  // The toy run's models are barely trained (their greedy text repeats one token), so two random
+  // models with spread-out logits check the arithmetic too: Llama untied and Qwen3 tied.
+  const greedyModels = [{ name: 'baseline', dir: modelDir, greedy: greedyOf(model) }];
+  for (const [name, qkNorm] of [['random-llama', false], ['random-qwen3', true]] as const) {
+    const m = spreadModel(tok.vocabSize, qkNorm, s);
+    const d = join(dir, name);
+    saveModelFolder(d, m, { tokenizerJsonPath: join(modelDir, 'tokenizer.json') });
+    greedyModels.push({ name, dir: d, greedy: greedyOf(loadModelFolder(d, backend)) });
+  }
 
   const tokenDatasets = findTokenSplits(run).map((sp) => {
     const data = TokenDataset.open(join(run, sp.folder), sp.split);
@@ -77,7 +110,7 @@ test('transformers, datasets, pyarrow, numpy and gguf read sbp model folders and
     tokenizerSize: tok.vocabSize,
     texts,
     framing,
-    greedy,
+    greedyModels,
     tokenDatasets,
     corpusTrain,
     synthDocs,
@@ -114,23 +147,40 @@ test('node-llama-cpp (llama.cpp, prebuilt binary from npm) loads an exported GGU
   }
   const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
   const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
-  const modelDir = join(run, 'models', 'baseline');
-  const tok = Tokenizer.load(join(modelDir, 'tokenizer.json'));
-  const ours = loadModelFolder(modelDir, createBackend('cpu', { threads: 1 }));
-  const theirs = await llama.loadModel({ modelPath: join(run, 'export', 'gguf', 'baseline.gguf') });
-  const ctx = await theirs.createContext({ contextSize: 64, batchSize: 64 });
+  const baseline = join(run, 'models', 'baseline');
+  const tok = Tokenizer.load(join(baseline, 'tokenizer.json'));
+  const folders: Array<[string, string]> = [['baseline', baseline]];
+  for (const [name, qkNorm] of [['random-llama', false], ['random-qwen3', true]] as const) {
+    const d = join(dir, name);
+    saveModelFolder(d, spreadModel(tok.vocabSize, qkNorm, tok.special), { tokenizerJsonPath: join(baseline, 'tokenizer.json') });
+    folders.push([name, d]);
+  }
+  const distinct: Record<string, number> = {};
+  for (const [name, folder] of folders) {
+  const gguf = join(dir, `${name}.gguf`);
+  if (name === 'baseline') assert.ok(existsSync(join(run, 'export', 'gguf', 'baseline.gguf')));
+  modelFolderToGguf(folder, gguf, name);
+  const ours = loadModelFolder(folder, createBackend('cpu', { threads: 1 }));
+  const theirs = await llama.loadModel({ modelPath: gguf });
+  const ctx = await theirs.createContext({ contextSize: 64, batchSize: 64, threads: 1 }); // one thread: the default pool spins on a shared machine
+  const seen = new Set<number>();
   for (const text of ['river boat water', 'the music of the', 'winter snow and']) {
     const prompt = Int32Array.from([tok.special.bos, ...tok.encode(text)]);
-    const [g] = generate(ours, [prompt], { temperature: 0, topK: 0, topP: 1, maxTokens: 16, seed: 1, stopTokens: [tok.special.eos] });
+    const [g] = generate(ours, [prompt], { temperature: 0, topK: 0, topP: 1, maxTokens: 24, seed: 1, stopTokens: [tok.special.eos] });
     const seq = ctx.getSequence();
     const got: number[] = [];
     for await (const t of seq.evaluate(Array.from(prompt) as never, { temperature: 0 })) {
-      if ((t as number) === tok.special.eos || got.length >= 16) break;
+      if ((t as number) === tok.special.eos || got.length >= 24) break;
       got.push(t as number);
     }
     seq.dispose();
-    assert.deepEqual(got, Array.from(g!.tokens), `greedy tokens after ${JSON.stringify(text)}`);
+    assert.deepEqual(got, Array.from(g!.tokens), `${name}: greedy tokens after ${JSON.stringify(text)}`);
+    for (const t of got) seen.add(t);
   }
   await ctx.dispose();
   await theirs.dispose();
+  distinct[name] = seen.size;
+  }
+  assert.ok(distinct['random-llama']! >= 5, `the random Llama model's greedy text should vary (${JSON.stringify(distinct)} distinct tokens)`);
+  process.stdout.write(`ok  node-llama-cpp: greedy tokens identical to sbp's, 3 prompts × 24 tokens per model; distinct tokens ${JSON.stringify(distinct)}\n`);
 });

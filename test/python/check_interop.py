@@ -47,21 +47,26 @@ say("synthesizer framing", f"{len(expect['framing'])} pairs: tokenizer(d1 + '<|s
 # --- transformers: greedy generation ----------------------------------------------------------
 import torch
 
-model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-model.eval()
 min_gap = float("inf")
-for g in expect["greedy"]:
-    inp = torch.tensor([g["prompt"]])
-    with torch.no_grad():
-        out = model.generate(inp, max_new_tokens=len(g["tokens"]) + (0 if g["stopped"] else 0), do_sample=False, eos_token_id=sp["eos"], pad_token_id=sp["pad"], output_scores=True, return_dict_in_generate=True)
-    new = out.sequences[0, inp.shape[1]:].tolist()
-    if g["stopped"] and new and new[-1] == sp["eos"]:
-        new = new[:-1]
-    assert new == g["tokens"], f"greedy: transformers {new} != sbp {g['tokens']}"
-    for s in out.scores:
-        top = torch.topk(s[0], 2).values
-        min_gap = min(min_gap, float(top[0] - top[1]))
-say("AutoModelForCausalLM.generate", f"{len(expect['greedy'])} prompts, greedy tokens identical to sbp's (smallest top-2 logit gap {min_gap:.2e})")
+checked = []
+for entry in expect["greedyModels"]:
+    m = AutoModelForCausalLM.from_pretrained(entry["dir"], dtype=torch.float32)
+    m.eval()
+    for g in entry["greedy"]:
+        inp = torch.tensor([g["prompt"]])
+        with torch.no_grad():
+            out = m.generate(inp, max_new_tokens=len(g["tokens"]) + 1, do_sample=False, eos_token_id=sp["eos"], pad_token_id=sp["pad"], output_scores=True, return_dict_in_generate=True)
+        new = out.sequences[0, inp.shape[1]:].tolist()
+        if g["stopped"]:
+            assert new[len(g["tokens"])] == sp["eos"], f"{entry['name']}: transformers does not stop where sbp does"
+        new = new[: len(g["tokens"])]
+        assert new == g["tokens"], f"{entry['name']} greedy: transformers {new} != sbp {g['tokens']}"
+        for sc in out.scores[: len(g["tokens"])]:
+            top = torch.topk(sc[0], 2).values
+            min_gap = min(min_gap, float(top[0] - top[1]))
+    checked.append(f"{entry['name']} ({m.config.architectures[0]}, {len(entry['greedy'])} prompts, {sum(len(g['tokens']) for g in entry['greedy'])} tokens, {len(set(t for g in entry['greedy'] for t in g['tokens']))} distinct)")
+model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+say("AutoModelForCausalLM.generate", f"greedy tokens identical to sbp's for {'; '.join(checked)}; smallest top-2 logit gap {min_gap:.2e}")
 
 # --- bf16, sharded model folders come back ------------------------------------------------------
 model.to(torch.bfloat16).save_pretrained(expect["bf16Dir"], max_shard_size="10KB")
