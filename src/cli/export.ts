@@ -43,6 +43,10 @@ export function register(program: Command): void {
         const r = await exportTokens({ ...base, format: format as TokenExportFormat });
         skipped = r.skipped;
         lines = r.manifest.stats.files.map((f) => `  ${f.path}${format === 'megatron' ? ' + .idx' : ''}: ${formatCount(f.docs)} docs, ${formatCount(f.tokens)} tokens (${f.dtype}, [bos] doc [eos])`);
+        for (const b of r.manifest.stats.blends ?? []) {
+          const missing = b.missing.map((m) => `${m.component}: ${m.reason}`).join('; ');
+          lines.push(`  ${b.model}.data-path: ${b.dataPath || '(none)'}${missing ? ` — not included: ${missing}` : ''}`);
+        }
       }
       process.stdout.write(`export ${format}: ${out}${skipped ? ' (already exported from these inputs; use --force to redo)' : ''}\n${lines.join('\n')}\n`);
     });

@@ -1,11 +1,13 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../common/errors.js';
+import { writeFileAtomic } from '../common/fs-atomic.js';
 import { Progress } from '../common/progress.js';
 import { inputHash, runStage, stageDir, type StageResult } from '../stage/stage.js';
 import { SHARD_EXTENSION } from '../tokens/shard-format.js';
 import { TokenDataset } from '../tokens/token-dataset.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
+import { armBlends, type ArmBlend } from './arm-blends.js';
 import { MegatronIndexedWriter } from './megatron-indexed.js';
 import { TokenFileWriter } from './llmc-tokens.js';
 import { exportDType, framedDocuments } from './token-stream.js';
@@ -38,6 +40,8 @@ export interface TokenExportStats {
   format: TokenExportFormat;
   framing: string;
   files: Array<{ folder: string; split: string; path: string; docs: number; tokens: number; bytes: number; dtype: string }>;
+  /** megatron: each trained model's data as a `--data-path` blend (also written to `<model>.data-path`). */
+  blends?: ArmBlend[];
 }
 
 export interface ExportTokensOptions {
@@ -62,10 +66,16 @@ export async function exportTokens(opts: ExportTokensOptions): Promise<StageResu
   const tokenizerPath = join(stageDir(opts.runDir, 'tokenizer'), 'tokenizer.json');
   const inputs: Record<string, string> = { tokenizer: inputHash(opts.runDir, 'tokenizer', 'sbp tokenizer') };
   for (const s of splits) inputs[s.folder] = inputHash(opts.runDir, s.folder, 'sbp tokenize');
+  if (opts.format === 'megatron' && existsSync(stageDir(opts.runDir, 'models'))) {
+    // the per-model blends read the models' manifests
+    for (const m of readdirSync(stageDir(opts.runDir, 'models')).sort()) {
+      if (existsSync(join(stageDir(opts.runDir, `models/${m}`), 'manifest.json'))) inputs[`models/${m}`] = inputHash(opts.runDir, `models/${m}`, 'sbp train');
+    }
+  }
   return runStage<TokenExportStats>({
     stage: `export/${opts.format}`,
     runDir: opts.runDir,
-    config: { format: opts.format, splits },
+    config: { format: opts.format, splits, version: 2 },
     inputs,
     force: opts.force,
     run: async (ctx) => {
@@ -102,7 +112,12 @@ export async function exportTokens(opts: ExportTokensOptions): Promise<StageResu
           data.close();
         }
       }
-      return { format: opts.format, framing: '[bos] doc [eos] per document, stored order', files };
+      let blends: ArmBlend[] | undefined;
+      if (opts.format === 'megatron') {
+        blends = armBlends(opts.runDir, new Set(files.map((f) => `${f.folder}-${f.split}`)));
+        for (const b of blends) if (b.parts.length > 0) writeFileAtomic(join(ctx.dir, `${b.model}.data-path`), `${b.dataPath}\n`);
+      }
+      return { format: opts.format, framing: '[bos] doc [eos] per document, stored order', files, ...(blends ? { blends } : {}) };
     },
   });
 }

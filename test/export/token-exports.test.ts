@@ -2,7 +2,8 @@
 // do not match their headers with errors naming the file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { armBlends } from '../../src/export/arm-blends.js';
 import { join } from 'node:path';
 import { tempDir } from '../helpers.js';
 import { UserError } from '../../src/common/errors.js';
@@ -80,4 +81,25 @@ test('readers name the file when it is truncated, foreign or mismatched', () => 
   assert.throws(() => readMegatronIndex(join(dir, 'n')), (e: unknown) => e instanceof UserError && /n\.idx: not a Megatron indexed dataset/.test(e.message));
   truncateSync(join(dir, 'l.bin'), 2000);
   assert.throws(() => readLlmcHeader(join(dir, 'l.bin')), (e: unknown) => e instanceof UserError && /l\.bin: 2000 bytes, the header's/.test(e.message));
+});
+
+test('each trained model becomes a --data-path blend from its manifest; components without an exported dataset are listed, not guessed', () => {
+  const run = tempDir();
+  const manifest = (name: string, data: unknown) => {
+    mkdirSync(join(run, 'models', name), { recursive: true });
+    writeFileSync(join(run, 'models', name, 'manifest.json'), JSON.stringify({ stage: `models/${name}`, stats: { data } }));
+  };
+  manifest('baseline', { real: { docs: 3, tokens: 100 } });
+  manifest('sbp', { real: { docs: 3, tokens: 100, drawnTokens: 600 }, synthetic: { docs: 9, tokens: 500, drawnTokens: 400 } });
+  manifest('selfdistill', { real: { tokens: 100, drawnTokens: 750 }, samples: { tokens: 300, drawnTokens: 250, folder: 'selfdistill-tokens', split: 'train' } });
+  manifest('oracle', { oracle: { docs: 50, tokens: 5000 } });
+  const blends = armBlends(run, new Set(['tokens-train', 'synth-tokens-train', 'selfdistill-tokens-train']));
+  assert.deepEqual(blends.map((b) => [b.model, b.dataPath]), [
+    ['baseline', '1.000000 tokens-train'],
+    ['oracle', ''],
+    ['sbp', '0.600000 tokens-train 0.400000 synth-tokens-train'],
+    ['selfdistill', '0.750000 tokens-train 0.250000 selfdistill-tokens-train'],
+  ]);
+  assert.deepEqual(blends[1]!.missing, [{ component: 'oracle', reason: 'no token folder recorded for this component' }]);
+  assert.deepEqual(armBlends(run, new Set(['tokens-train']))[2]!.missing, [{ component: 'synthetic', reason: 'synth-tokens-train was not exported' }]);
 });
