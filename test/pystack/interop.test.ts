@@ -22,7 +22,7 @@ import { generate } from '../../src/sample/sampler.js';
 import { PromptEncoder } from '../../src/serve/prompt-encoder.js';
 import { Tokenizer } from '../../src/tokenizer/tokenizer.js';
 import { TokenDataset } from '../../src/tokens/token-dataset.js';
-import { HARD_TEXTS } from '../tokenizer/texts.js';
+import { brownTexts, HARD_TEXTS } from '../tokenizer/texts.js';
 
 /** A random model whose embeddings are scaled up, so its logits are far apart and greedy text varies. */
 function spreadModel(vocabSize: number, qkNorm: boolean, s: SpecialTokens): LlamaModel {
@@ -164,6 +164,12 @@ test('node-llama-cpp (llama.cpp, prebuilt binary from npm) loads an exported GGU
   const theirs = await llama.loadModel({ modelPath: gguf });
   const ctx = await theirs.createContext({ contextSize: 64, batchSize: 64, threads: 1 }); // one thread: the default pool spins on a shared machine
   const seen = new Set<number>();
+  if (name === 'baseline') {
+    // llama.cpp's own text tokenizer (pre-tokenizer `llama3`) against sbp's encode
+    for (const text of [...HARD_TEXTS.filter((t) => !t.includes('<|')), ...brownTexts(4).flatMap((t) => t.split('\n')).filter(Boolean).slice(0, 400)]) {
+      assert.deepEqual(Array.from(theirs.tokenize(text, false), Number), Array.from(tok.encode(text)), `llama.cpp tokenizes ${JSON.stringify(text.slice(0, 60))} differently`);
+    }
+  }
   for (const text of ['river boat water', 'the music of the', 'winter snow and']) {
     const prompt = Int32Array.from([tok.special.bos, ...tok.encode(text)]);
     const [g] = generate(ours, [prompt], { temperature: 0, topK: 0, topP: 1, maxTokens: 24, seed: 1, stopTokens: [tok.special.eos] });
