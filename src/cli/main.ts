@@ -16,6 +16,7 @@ const commandModules: Array<() => Promise<{ register: (program: Command) => void
   () => import('./synthesize.js'),
   () => import('./eval.js'),
   () => import('./report.js'),
+  () => import('./export.js'),
   () => import('./experiment.js'),
   () => import('./demo.js'),
   () => import('./serve.js'),

@@ -15,6 +15,12 @@ const SourceSchema = z.discriminatedUnion('kind', [
     idField: z.string().min(1).optional(),
   }).strict(),
   z.object({
+    kind: z.literal('parquet'),
+    path: z.string().min(1).describe('a .parquet file, or a folder of them (e.g. an `sbp export parquet` folder)'),
+    textField: z.string().min(1).default('text'),
+    idField: z.string().min(1).optional(), // default: the `id` column when the file has one, else <file>:<row>
+  }).strict(),
+  z.object({
     kind: z.literal('text-dir'),
     path: z.string().min(1),
     extensions: z.array(z.string().min(1)).min(1).default(['.txt', '.md', '.rst']),
@@ -28,7 +34,7 @@ const SourceSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('python-doc'), path: z.string().min(1).optional() }).strict(),
 ]);
 export type SourceConfig = z.infer<typeof SourceSchema>;
-export const SOURCE_KINDS = ['jsonl', 'text-dir', 'spam-assassin', 'brown', 'gcide', 'linux-doc', 'manpages', 'python-doc'] as const;
+export const SOURCE_KINDS = ['jsonl', 'parquet', 'text-dir', 'spam-assassin', 'brown', 'gcide', 'linux-doc', 'manpages', 'python-doc'] as const;
 
 export const PrepareConfigSchema = z
   .object({

@@ -10,6 +10,7 @@ import { brownSource } from './sources/brown-source.js';
 import { GCIDE_DEFAULT_DIR, gcideSource } from './sources/gcide-source.js';
 import { npmPackageDir } from './sources/installed.js';
 import { jsonlFiles, jsonlSource } from './sources/jsonl-source.js';
+import { parquetFiles, parquetSource } from './sources/parquet-source.js';
 import { MAN_DEFAULT_DIR, manpagesSource } from './sources/manpages-source.js';
 import { LINUX_DOC, PYTHON_DOC, rstTreeSource } from './sources/rst-tree-source.js';
 import { spamAssassinSource } from './sources/spam-assassin-source.js';
@@ -20,6 +21,8 @@ export function openSource(src: SourceConfig, ctx: SourceContext): AsyncGenerato
   switch (src.kind) {
     case 'jsonl':
       return jsonlSource({ path: src.path, textField: src.textField, idField: src.idField }, ctx);
+    case 'parquet':
+      return parquetSource({ path: src.path, textField: src.textField, idField: src.idField }, ctx);
     case 'text-dir':
       return textDirSource({ path: src.path, extensions: src.extensions }, ctx);
     case 'brown':
@@ -51,11 +54,15 @@ export function parseSourceSpec(spec: string, textField?: string): SourceConfig 
   const kind = colon < 0 ? spec : spec.slice(0, colon);
   const path = colon < 0 ? undefined : spec.slice(colon + 1);
   if (!(SOURCE_KINDS as readonly string[]).includes(kind)) {
-    throw new UserError(`--source ${spec}: unknown source "${kind}"; use one of ${SOURCE_KINDS.join(', ')} (jsonl and text-dir take a path: jsonl:file.jsonl.gz)`);
+    throw new UserError(`--source ${spec}: unknown source "${kind}"; use one of ${SOURCE_KINDS.join(', ')} (jsonl, parquet and text-dir take a path: jsonl:file.jsonl.gz)`);
   }
   if (path === '') throw new UserError(`--source ${spec}: the path after "${kind}:" is empty`);
   if (kind === 'jsonl') {
     if (path === undefined) throw new UserError(`--source ${spec}: jsonl needs a file or folder, e.g. --source jsonl:data/docs.jsonl.gz`);
+    return { kind, path, textField: textField ?? 'text' };
+  }
+  if (kind === 'parquet') {
+    if (path === undefined) throw new UserError(`--source ${spec}: parquet needs a file or folder, e.g. --source parquet:runs/a/export/parquet`);
     return { kind, path, textField: textField ?? 'text' };
   }
   if (kind === 'text-dir') {
@@ -74,6 +81,8 @@ export function sourceFingerprint(src: SourceConfig): string {
     switch (src.kind) {
       case 'jsonl':
         return hashValue(jsonlFiles(src.path).map(statOf));
+      case 'parquet':
+        return hashValue(parquetFiles(src.path).map(statOf));
       case 'text-dir':
         return hashValue(fileFingerprints(src.path, textDirFiles({ path: src.path, extensions: src.extensions })));
       case 'brown':

@@ -1,10 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../common/errors.js';
-import { writeFileAtomic, writeJsonAtomic } from '../common/fs-atomic.js';
+import { writeJsonAtomic } from '../common/fs-atomic.js';
 import type { Backend } from '../engine/backend.js';
 import { fromHfConfig, toHfConfig } from './config.js';
 import { LlamaModel } from './llama.js';
+import { writeTokenizerFiles } from './hf-tokenizer-files.js';
 import { SafetensorsFile, writeSafetensors } from './safetensors.js';
 
 /**
@@ -29,10 +30,7 @@ export function saveModelFolder(dir: string, model: LlamaModel, opts: SaveModelO
   const tensors = model.paramTable.map((e) => ({ name: e.name, shape: e.shape, data: model.readParam(e.name) }));
   // transformers refuses safetensors files without metadata.format
   writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
-  if (opts.tokenizerJsonPath !== undefined) {
-    if (!existsSync(opts.tokenizerJsonPath)) throw new UserError(`tokenizer file not found: ${opts.tokenizerJsonPath}`);
-    writeFileAtomic(join(dir, 'tokenizer.json'), readFileSync(opts.tokenizerJsonPath));
-  }
+  if (opts.tokenizerJsonPath !== undefined) writeTokenizerFiles(dir, opts.tokenizerJsonPath, c);
   writeJsonAtomic(join(dir, 'generation_config.json'), {
     bos_token_id: c.bosTokenId,
     eos_token_id: c.eosTokenId,

@@ -170,13 +170,22 @@ export function parseHFTokenizerJson(obj: unknown, origin: string): BpeFile {
   };
 }
 
+/** A special token as `tokenizer.json` lists it in `added_tokens`. */
+export interface AddedToken {
+  id: number;
+  content: string;
+}
+
 /**
  * Writes a byte-level BPE model as a `tokenizer.json`. Every id, special tokens included, is in
- * `model.vocab`, and `added_tokens` is empty: the Hugging Face library cuts added tokens out of
- * the text before pre-tokenizing, so listing `<|eos|>` there would make it turn the text
- * "<|eos|>" into the special id, where sbp (by contract) encodes it as plain text.
+ * `model.vocab`. The special tokens are also listed in `added_tokens` (same ids, `special: true`), so
+ * Hugging Face tokenizers — and the servers built on them, vLLM and SGLang — turn their exact texts
+ * in a prompt into the special ids and drop them on `decode(skip_special_tokens=True)`, as `sbp serve`
+ * does. The `post_processor` puts `bos` in front of every encoded text, as sbp frames documents in
+ * training (`encode(text, add_special_tokens=False)` leaves it out). sbp's own `Tokenizer.encode`
+ * keeps its contract: document text is encoded as plain text, special texts included.
  */
-export function toHFTokenizerJson(file: Omit<BpeFile, 'preTokenizer' | 'namedTokens' | 'byteToId'>, origin = 'tokenizer'): unknown {
+export function toHFTokenizerJson(file: Omit<BpeFile, 'preTokenizer' | 'namedTokens' | 'byteToId'>, origin = 'tokenizer', special: { bos?: AddedToken; added?: readonly AddedToken[] } = {}): unknown {
   const vocab: Record<string, number> = {};
   const strings: string[] = [];
   file.tokens.forEach((bytes, id) => {
@@ -188,14 +197,27 @@ export function toHFTokenizerJson(file: Omit<BpeFile, 'preTokenizer' | 'namedTok
   });
   const merges: string[] = [];
   for (let i = 0; i < file.left.length; i++) merges.push(`${strings[file.left[i]!]} ${strings[file.right[i]!]}`);
+  const seen = new Set<number>();
+  const added = (special.added ?? [])
+    .filter((t) => !seen.has(t.id) && seen.add(t.id))
+    .map((t) => ({ id: t.id, content: t.content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
+  const bos = special.bos;
+  const postProcessor = bos
+    ? {
+        type: 'TemplateProcessing',
+        single: [{ SpecialToken: { id: bos.content, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+        pair: [{ SpecialToken: { id: bos.content, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: bos.content, type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
+        special_tokens: { [bos.content]: { id: bos.content, ids: [bos.id], tokens: [bos.content] } },
+      }
+    : null;
   return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: [],
+    added_tokens: added,
     normalizer: file.normalization ? { type: file.normalization } : null,
     pre_tokenizer: file.preTokenizerJson,
-    post_processor: null,
+    post_processor: postProcessor,
     decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false },
     model: {
       type: 'BPE',

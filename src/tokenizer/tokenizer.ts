@@ -121,7 +121,10 @@ export class Tokenizer {
 
   /** The `tokenizer.json` object (Hugging Face format). */
   toHFJson(): unknown {
-    return toHFTokenizerJson(this.file);
+    const s = this.special;
+    const token = (id: number) => ({ id, content: this.decode([id]) });
+    const added = [s.bos, s.eos, s.sep, s.pad, ...s.reserved].map(token);
+    return toHFTokenizerJson(this.file, 'tokenizer', { bos: token(s.bos), added });
   }
 
   save(path: string): void {

@@ -117,7 +117,7 @@ test('--source specs parse to source configs; bad ones say what to write', () =>
   assert.deepEqual(parseSourceSpec('gcide:/opt/dictd'), { kind: 'gcide', path: '/opt/dictd' });
   assert.deepEqual(parseSourceSpec('jsonl:data/x.jsonl.gz', 'body'), { kind: 'jsonl', path: 'data/x.jsonl.gz', textField: 'body' });
   assert.deepEqual(parseSourceSpec('text-dir:notes'), { kind: 'text-dir', path: 'notes', extensions: ['.txt', '.md', '.rst'] });
-  assert.throws(() => parseSourceSpec('wiki'), /unknown source "wiki"; use one of jsonl, text-dir/);
+  assert.throws(() => parseSourceSpec('wiki'), /unknown source "wiki"; use one of jsonl, parquet, text-dir/);
   assert.throws(() => parseSourceSpec('jsonl'), /jsonl needs a file or folder/);
   assert.throws(() => parseSourceSpec('text-dir:'), /path after "text-dir:" is empty/);
 });

@@ -34,11 +34,8 @@ test('save → load round trip: identical logits, HF files present, config.json 
   for (const cfg of [CFG, { ...CFG, qkNorm: false, tieEmbeddings: true }]) {
     const dir = freshDir('model');
     const model = new LlamaModel(cfg, new RefBackend(), { seed: 4 });
-    const tok = join(freshDir('tok'), 'tokenizer.json');
-    mkdirSync(dirname(tok));
-    writeFileSync(tok, '{"version":"1.0"}');
-    saveModelFolder(dir, model, { tokenizerJsonPath: tok, generation: { temperature: 1, top_p: 0.9 } });
-    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'generation_config.json']) assert.ok(existsSync(join(dir, f)), f);
+    saveModelFolder(dir, model, { generation: { temperature: 1, top_p: 0.9 } });
+    for (const f of ['config.json', 'model.safetensors', 'generation_config.json']) assert.ok(existsSync(join(dir, f)), f);
     const hf = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     assert.deepEqual(hf.architectures, [cfg.qkNorm ? 'Qwen3ForCausalLM' : 'LlamaForCausalLM']);
     assert.equal(hf.torch_dtype, 'float32');
