@@ -6,7 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { repoRoot, runCli, tempDir } from '../helpers.js';
 import { writeToyConfig } from '../experiment/toy-experiment.js';
 import { readCorpusDocs } from '../../src/data/corpus-reader.js';
@@ -23,6 +25,32 @@ import { PromptEncoder } from '../../src/serve/prompt-encoder.js';
 import { Tokenizer } from '../../src/tokenizer/tokenizer.js';
 import { TokenDataset } from '../../src/tokens/token-dataset.js';
 import { brownTexts, HARD_TEXTS } from '../tokenizer/texts.js';
+
+/** The part of node-llama-cpp's API this test uses. */
+interface NodeLlamaCpp {
+  getLlama(opts: Record<string, unknown>): Promise<{ loadModel(opts: { modelPath: string }): Promise<LlamaCppModel> }>;
+  LlamaLogLevel: { error: unknown };
+}
+interface LlamaCppModel {
+  tokenize(text: string, special: boolean): ArrayLike<number>;
+  createContext(opts: Record<string, number>): Promise<{ getSequence(): { evaluate(tokens: never, opts: { temperature: number }): AsyncIterable<unknown>; dispose(): void }; dispose(): Promise<void> }>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * node-llama-cpp is installed apart from sbp, in scripts/llama-cpp-check/ with its own lock file, so that
+ * `npm ci` of sbp does not pull llama.cpp's prebuilt binaries (about 0.6 GB with the GPU builds).
+ */
+async function importNodeLlamaCpp(): Promise<NodeLlamaCpp> {
+  const req = createRequire(join(repoRoot, 'scripts', 'llama-cpp-check', 'package.json'));
+  let entry: string;
+  try {
+    entry = req.resolve('node-llama-cpp');
+  } catch {
+    throw new Error('node-llama-cpp is not installed: run `npm ci --omit=optional --ignore-scripts --prefix scripts/llama-cpp-check` (scripts/test-python.sh does)');
+  }
+  return (await import(pathToFileURL(entry).href)) as NodeLlamaCpp;
+}
 
 /** A random model whose embeddings are scaled up, so its logits are far apart and greedy text varies. */
 function spreadModel(vocabSize: number, qkNorm: boolean, s: SpecialTokens): LlamaModel {
@@ -145,7 +173,7 @@ test('node-llama-cpp (llama.cpp, prebuilt binary from npm) loads an exported GGU
     const r = runCli(args, { timeoutMs: 300_000 });
     assert.equal(r.status, 0, r.stderr);
   }
-  const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+  const { getLlama, LlamaLogLevel } = await importNodeLlamaCpp();
   const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
   const baseline = join(run, 'models', 'baseline');
   const tok = Tokenizer.load(join(baseline, 'tokenizer.json'));
