@@ -47,7 +47,7 @@ export type { ModelConfig, ParamEntry, Batch, KVCache, LanguageModel } from './m
 export { LlamaModel, type LlamaModelOptions } from './model/llama.js';
 export { LlamaKVCache } from './model/kv-cache.js';
 export { buildParamTable } from './model/param-table.js';
-export { ModelConfigSchema, ModelSpecSchema, MODEL_PRESETS, MODEL_PRESET_NAMES, parseModelConfig, resolveModelConfig, countParams, trainFlopsPerToken, toHfConfig, fromHfConfig, type ModelSpec, type ModelPresetName, type HfArchitecture } from './model/config.js';
+export { ModelConfigSchema, ModelSpecSchema, MODEL_PRESETS, MODEL_PRESET_NAMES, parseModelConfig, resolveModelConfig, countParams, trainFlopsPerToken, toHfConfig, fromHfConfig, type ModelSpec, type ModelPresetName } from './model/config.js';
 export { saveModelFolder, loadModelFolder, type SaveModelOptions } from './model/hf-folder.js';
 export { SafetensorsFile, writeSafetensors, halfToFloat, type SafetensorsDType, type SafetensorsInfo, type SafetensorsTensor } from './model/safetensors.js';
 export { runPairStage, pairIdentity, minerOptions, PAIRS_STAGE, PAIRS_FILE, PAIR_STATS_FILE, PAIR_SAMPLES_FILE, type PairStageOptions, type PairStageStats } from './pairs/pair-stage.js';

@@ -1,4 +1,5 @@
 import { UserError } from '../common/errors.js';
+import { Mulberry32 } from '../common/mulberry32.js';
 import { AnnIndex, PARALLEL_BUILD_FROM, type AnnParams } from './ann-index.js';
 import { passesAlpha, resolveAlpha, type ResolvedAlpha } from './alpha-threshold.js';
 import { MinHasher, estimateJaccard } from './minhash.js';
@@ -439,28 +440,17 @@ async function forEachText(texts: TextSource, ids: readonly string[], origin: st
 /** `count` distinct indices of [0, n), in a seeded random order (partial Fisher–Yates). */
 export function sampleIndices(n: number, count: number, seed: number): number[] {
   const m = Math.min(count, n);
-  const rand = mulberry32(seed);
+  const rand = new Mulberry32(seed);
   const swapped = new Map<number, number>();
   const out: number[] = [];
   for (let i = 0; i < m; i++) {
-    const j = i + Math.floor(rand() * (n - i));
+    const j = i + Math.floor(rand.uniform() * (n - i));
     const vi = swapped.get(i) ?? i;
     const vj = swapped.get(j) ?? j;
     swapped.set(j, vi);
     out.push(vj);
   }
   return out;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 async function pickSamples(

@@ -1,5 +1,5 @@
 import { UserError } from '../common/errors.js';
-import { SeededRandom } from './seeded-random.js';
+import { KeyedRandom } from './keyed-random.js';
 
 export interface DocumentOrderOptions {
   seed: number;
@@ -59,7 +59,7 @@ export class DocumentOrder {
     }
     const i = this.pos++;
     if (!this.shuffle) return i;
-    this.perm ??= permutation(this.numDocs, new SeededRandom(this.seed, this.stream, this.epochIndex));
+    this.perm ??= permutation(this.numDocs, new KeyedRandom(this.seed, this.stream, this.epochIndex));
     return this.perm[i]!;
   }
 
@@ -85,7 +85,7 @@ export class DocumentOrder {
 }
 
 /** A uniform random permutation of 0..n-1 (Fisher–Yates). */
-export function permutation(n: number, rng: SeededRandom): Uint32Array {
+export function permutation(n: number, rng: KeyedRandom): Uint32Array {
   const p = new Uint32Array(n);
   for (let i = 0; i < n; i++) p[i] = i;
   for (let i = n - 1; i > 0; i--) {

@@ -4,13 +4,13 @@
  * enough to shuffle documents and, because a stream is fully named by its key, it needs no saved
  * state beyond the key: an epoch's permutation is rebuilt from (seed, stream, epoch).
  */
-export class SeededRandom {
+export class KeyedRandom {
   private state: number;
 
   constructor(...key: number[]) {
     let s = 0x2545f491;
     for (const k of key) {
-      if (!Number.isFinite(k)) throw new RangeError(`SeededRandom key parts must be finite numbers, got ${k}`);
+      if (!Number.isFinite(k)) throw new RangeError(`KeyedRandom key parts must be finite numbers, got ${k}`);
       // Fold each part in as two 32-bit halves so seeds above 2^32 still differ.
       s = mix32(s ^ (k >>> 0));
       s = mix32(s ^ Math.floor(k / 2 ** 32));
