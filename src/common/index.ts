@@ -1,0 +1,4 @@
+// sbp/common: the error a user's mistake raises, the canonical hashing of the stage contract, the seeded generator.
+export * from './errors.js';
+export { canonicalJson, hashValue, sha256Hex } from './hash.js';
+export { Mulberry32 } from './mulberry32.js';
