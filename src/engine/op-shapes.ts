@@ -9,6 +9,12 @@ import { asMatrix, expectRank, expectShape, expectSize, formatShape as fmt, last
  * Shape rule for 2-D ops: a tensor of any rank is read as (size / lastDim, lastDim).
  */
 
+/** Checks that a host array fits a tensor: same element type, same size. */
+export function uploadShape(dst: Tensor, src: Float32Array | Int32Array): void {
+  if ((dst.dtype === 'f32') !== src instanceof Float32Array) throw new RangeError(`upload: host array type does not match tensor dtype ${dst.dtype}`);
+  if (src.length !== dst.size) throw new RangeError(`upload: host array has ${src.length} elements, tensor ${fmt(dst)} has ${dst.size}`);
+}
+
 /** Checks matmul operands; returns the GEMM sizes op(a) (M, K) · op(b) (K, N) and the row lengths of a and b. */
 export function matmulShape(
   out: Tensor, a: Tensor, b: Tensor, transA: boolean, transB: boolean,

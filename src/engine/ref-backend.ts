@@ -2,7 +2,7 @@ import type { AdamWParams, Backend, DType, Tensor } from './backend.js';
 import { allocHostTensor, viewHostTensor, expectSize, formatShape as fmt } from './host-tensor.js';
 import {
   adamwShape, attentionBackwardShape, attentionDecodeShape, attentionForwardShape, crossEntropyShape, embeddingShape, expectSizes,
-  kvCacheWriteShape, matmulShape, rmsnormShape, ropeShape,
+  kvCacheWriteShape, matmulShape, rmsnormShape, ropeShape, uploadShape,
 } from './op-shapes.js';
 
 /**
@@ -41,8 +41,7 @@ export class RefBackend implements Backend {
 
   upload(dst: Tensor, src: Float32Array | Int32Array): void {
     const d = dst.dtype === 'f32' ? f32(dst, 'upload') : i32(dst, 'upload');
-    if ((dst.dtype === 'f32') !== src instanceof Float32Array) throw new RangeError(`upload: host array type does not match tensor dtype ${dst.dtype}`);
-    if (src.length !== dst.size) throw new RangeError(`upload: host array has ${src.length} elements, tensor ${fmt(dst)} has ${dst.size}`);
+    uploadShape(dst, src);
     d.set(src);
   }
 

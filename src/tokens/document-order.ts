@@ -1,5 +1,6 @@
 import { UserError } from '../common/errors.js';
 import { KeyedRandom } from './keyed-random.js';
+import { permutation as fisherYates } from '../common/permutation.js';
 
 export interface DocumentOrderOptions {
   seed: number;
@@ -84,15 +85,7 @@ export class DocumentOrder {
   }
 }
 
-/** A uniform random permutation of 0..n-1 (Fisher–Yates). */
+/** A uniform random permutation of 0..n-1 (Fisher–Yates) drawn from `rng`. */
 export function permutation(n: number, rng: KeyedRandom): Uint32Array {
-  const p = new Uint32Array(n);
-  for (let i = 0; i < n; i++) p[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.below(i + 1);
-    const t = p[i]!;
-    p[i] = p[j]!;
-    p[j] = t;
-  }
-  return p;
+  return fisherYates(n, (k) => rng.below(k));
 }
