@@ -23,7 +23,7 @@ import { MODEL_PRESETS } from '../src/model/config.js';
 import { LlamaModel } from '../src/model/llama.js';
 import { TokenShardWriter } from '../src/tokens/shard-writer.js';
 import { TokenDataset } from '../src/tokens/token-dataset.js';
-import { SeededRandom } from '../src/tokens/seeded-random.js';
+import { KeyedRandom } from '../src/tokens/keyed-random.js';
 
 const millionTokens = Number(process.argv[2] ?? 100);
 const parquetMB = Number(process.argv[3] ?? 64);
@@ -36,7 +36,7 @@ const seconds = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
 const MB = 1e6;
 
 // --- the source token shards ---------------------------------------------------------------------
-const rng = new SeededRandom(1);
+const rng = new KeyedRandom(1);
 const target = millionTokens * 1e6;
 let made = 0;
 let shard = 0;

@@ -15,7 +15,7 @@ import { tokenizeCorpus } from '../src/tokens/tokenize-corpus.js';
 import { TokenShardReader } from '../src/tokens/shard-reader.js';
 import { TokenShardWriter } from '../src/tokens/shard-writer.js';
 import { TokenDataset } from '../src/tokens/token-dataset.js';
-import { SeededRandom } from '../src/tokens/seeded-random.js';
+import { KeyedRandom } from '../src/tokens/keyed-random.js';
 
 const megabytes = Number(process.argv[2] ?? 8);
 const threads = Number(process.argv[3] ?? availableParallelism());
@@ -93,7 +93,7 @@ try {
   const reader = TokenShardReader.open(shardPath);
   const docsInShard = reader.numDocs;
   const reads = 20_000;
-  const rng = new SeededRandom(1);
+  const rng = new KeyedRandom(1);
   const picks = Array.from({ length: reads }, () => rng.below(reader.numDocs));
   let t = performance.now();
   let sum = 0;

@@ -1,110 +1,38 @@
-// The public library entry: everything a program needs to run sbp's stages without the CLI.
-export * from './common/errors.js';
-export * from './config/schema.js';
-export * from './config/load.js';
-export * from './stage/stage.js';
-export * from './data/index.js';
-export { Tokenizer, trainTokenizer, trainTokenizerWithStats, type SpecialTokens, type TrainProgress, type TrainStats } from './tokenizer/tokenizer.js';
-export { runTokenizerStage, TOKENIZER_STAGE, type TokenizerStageStats, type TokenizerStageOptions } from './tokenizer/tokenizer-stage.js';
-export { TokenShardWriter, type TokenShardWriterOptions, type TokenShardSummary } from './tokens/shard-writer.js';
-export { TokenShardReader, type TokenShardReaderOptions } from './tokens/shard-reader.js';
-export { SHARD_MAGIC, SHARD_VERSION, SHARD_EXTENSION, dtypeForVocab, type TokenDType, type TokenArray, type TokenShardHeader } from './tokens/shard-format.js';
-export { TokenDataset, listTokenShards, type TokenizedDocuments } from './tokens/token-dataset.js';
-export { DocumentOrder, type DocumentOrderOptions, type DocumentOrderState } from './tokens/document-order.js';
-export { MixtureSampler, type MixtureComponent, type MixtureDraw, type MixtureState } from './tokens/mixture-sampler.js';
-export { tokenizeCorpus, tokenShardName, type TokenizeCorpusOptions, type TokenizeStats, type SplitTokenStats } from './tokens/tokenize-corpus.js';
-export { tokenizeShard, type TokenEncoder, type ShardTokenStats } from './tokens/tokenize-shard.js';
-export { runTokenizeStage, TOKENS_STAGE } from './tokens/tokenize-stage.js';
-export { runEmbedStage, embedIdentity, EMBED_STAGE, VECTORS_FILE, HASH_DF_FILE, type EmbedStats, type EmbedStageOptions } from './embed/embed-stage.js';
-export { EMBEDDER_KINDS, normalizeRows, type Embedder, type EmbedderKind, type EmbedInput } from './embed/embedder.js';
-export { VectorsReader, VectorsWriter, readVectorsFile, writeVectorsFile, VECTORS_MAGIC, VECTORS_VERSION, type VectorDType, type VectorsHeader } from './embed/vectors-file.js';
-export { HashEmbedder, DocumentFrequencies, HASH_DEFAULTS, readDocumentFrequencies, writeDocumentFrequencies, type HashEmbedderOptions } from './embed/hash-embedder.js';
-export { HttpEmbedder, HTTP_DEFAULTS, type HttpEmbedderOptions } from './embed/http-embedder.js';
-export { UseEmbedder, USE_DEFAULTS, USE_DIM, type UseEmbedderOptions } from './embed/use-embedder.js';
-export { LmEmbedder, LM_DEFAULTS, type LmEmbedderOptions } from './embed/lm-embedder.js';
-export { documentPrefix, type DocumentPrefix, type PrefixTokenizer } from './embed/document-prefix.js';
-export { encodeFloat16, decodeFloat16, float32ToFloat16Bits, float16BitsToFloat32 } from './embed/f16.js';
-export { train, heldoutLoss, NonFiniteTrainingError, type TrainOptions, type TrainResult, type TrainerConfig, type StepMetrics, type EvalMetrics } from './train/trainer.js';
-export { runTrainStage, TrainingInterrupted, type TrainStageOptions, type TrainStageStats } from './train/train-stage.js';
-export { emptyBatch, type BatchSource, type BatchSourceState, type DocumentCorpus, type FramingTokens } from './train/batch-source.js';
-export { PackedBatchSource } from './train/packed-batch-source.js';
-export { heldoutBatches } from './train/heldout-batches.js';
-export { AdamW, decayMask, type AdamWConfig, type WeightDecayRule } from './train/adamw.js';
-export { learningRate, type LrSchedule } from './train/lr-schedule.js';
-export { CheckpointStore, CHECKPOINT_DIR, type ModelStore, type TrainerState } from './train/checkpoint-store.js';
-export { hfModelStore } from './train/hf-model-store.js';
-export { resolveModelDir, type ResolvedModelDir } from './stage/model-dir.js';
+/**
+ * sbp — Synthetic Bootstrapped Pretraining as a library (docs/library.md).
+ *
+ * The surface a program needs: the stages of the pipeline (each reads a run directory and writes
+ * its own folder, exactly as the CLI command of the same name), the config that drives them, the
+ * model and tokenizer, and `loadModel` for text in, text out. Everything else is reachable through
+ * the subpath entries: `sbp/config`, `sbp/common`, `sbp/stage`, `sbp/engine`, `sbp/model`,
+ * `sbp/tokenizer`, `sbp/tokens`, `sbp/data`, `sbp/embed`, `sbp/pairs`, `sbp/train`, `sbp/sample`.
+ */
+
+// ---- the stages, in pipeline order ----
+export { prepareCorpus as prepare, type PrepareCorpusOptions, type PrepareCorpusResult } from './data/prepare-corpus.js';
+export { runTokenizerStage as trainTokenizer, type TokenizerStageOptions, type TokenizerStageStats } from './tokenizer/tokenizer-stage.js';
+export { runTokenizeStage as tokenize, type TokenizeStageOptions } from './tokens/tokenize-stage.js';
+export { runTrainStage as train, TrainingInterrupted, type TrainStageOptions, type TrainStageStats } from './train/train-stage.js';
+export { runEmbedStage as embed, type EmbedStageOptions, type EmbedStats } from './embed/embed-stage.js';
+export { runPairStage as minePairs, type PairStageOptions, type PairStageStats } from './pairs/pair-stage.js';
+export { runTuneStage as tune, type TuneStageOptions, type TuneStageStats } from './synth/tune-stage.js';
+export { runSynthesizeStage as synthesize, SynthesisInterrupted, type SynthesizeStageOptions, type SynthesizeStats } from './synth/synthesize-stage.js';
+export { runEvalStage as evaluate, type EvalStageOptions, type EvalStageStats, type EvalResults } from './eval/eval-stage.js';
+export { runExperiment, type ExperimentOptions, type ExperimentResult } from './experiment/experiment-runner.js';
+export { computeMatchedPlan, formatPlan, type ComputeMatchedPlan } from './experiment/compute-matched-plan.js';
+export { buildReport, REPORT_FILE, type ReportOptions } from './report/report.js';
+export { startServer, type ServeOptions, type SbpServer } from './serve/server.js';
+export type { StageResult, StageManifest } from './stage/stage.js';
+
+// ---- the config every stage takes ----
+export { resolveConfig, runDirOf, saveResolvedConfig, type ConfigSources } from './config/load.js';
+export type { RunConfig } from './config/schema.js';
+export { UserError } from './common/errors.js';
+
+// ---- the model and the tokenizer ----
+export { loadModel, TextModel, type TextScore, type TokenIds, type GenerateTextOptions, type LoadModelOptions } from './sample/text-model.js';
+export { LlamaModel } from './model/llama.js';
+export { loadModelFolder, saveModelFolder } from './model/hf-folder.js';
+export type { ModelConfig, LanguageModel } from './model/types.js';
+export { Tokenizer } from './tokenizer/tokenizer.js';
 export { openBackend, type BackendChoice } from './engine/open-backend.js';
-export { generate, type GenerateOptions, type Generation } from './sample/sampler.js';
-export { LogitsSampler, argmax, type SamplingOptions } from './sample/logits-sampler.js';
-export { sampleTexts, type SampleTextOptions, type SampleRecord } from './sample/sample-texts.js';
-export { Rng, type RngState } from './sample/rng.js';
-export { RefBackend } from './engine/ref-backend.js';
-export { createBackend, type BackendName, type BackendOptions, type BackendFactory } from './engine/open-backend.js';
-export { CpuBackend, type CpuBackendOptions, type OpStat } from './engine/cpu-backend.js';
-export type { Backend, Tensor, DType, AdamWParams } from './engine/backend.js';
-export type { ModelConfig, ParamEntry, Batch, KVCache, LanguageModel } from './model/types.js';
-export { LlamaModel, type LlamaModelOptions } from './model/llama.js';
-export { LlamaKVCache } from './model/kv-cache.js';
-export { buildParamTable } from './model/param-table.js';
-export { ModelConfigSchema, ModelSpecSchema, MODEL_PRESETS, MODEL_PRESET_NAMES, parseModelConfig, resolveModelConfig, countParams, trainFlopsPerToken, toHfConfig, fromHfConfig, type ModelSpec, type ModelPresetName, type HfArchitecture } from './model/config.js';
-export { saveModelFolder, loadModelFolder, type SaveModelOptions } from './model/hf-folder.js';
-export { SafetensorsFile, writeSafetensors, halfToFloat, type SafetensorsDType, type SafetensorsInfo, type SafetensorsTensor } from './model/safetensors.js';
-export { runPairStage, pairIdentity, minerOptions, PAIRS_STAGE, PAIRS_FILE, PAIR_STATS_FILE, PAIR_SAMPLES_FILE, type PairStageOptions, type PairStageStats } from './pairs/pair-stage.js';
-export { minePairs, EXCERPT_CHARS, type PairMinerOptions, type PairStats, type PairSample, type MinedPairs, type NearDuplicateOptions, type RecallStats, type DocumentText, type TextSource, type SearchCheckpoint, type PairMinerHooks, type MinerPhase } from './pairs/pair-miner.js';
-export { readPairsFile, writePairsFile, encodePairsFile, decodePairsFile, PAIRS_MAGIC, PAIRS_VERSION, PAIRS_HEADER_BYTES, type PairsFile } from './pairs/pairs-file.js';
-export { selectCandidates, filterPairs, noDrops, type PairList, type PairDrops } from './pairs/pair-list.js';
-export { resolveAlpha, quantile, passesAlpha, type AlphaSpec, type ResolvedAlpha } from './pairs/alpha-threshold.js';
-export { MinHasher, estimateJaccard, exactShingleJaccard, shingleSet, splitWords, type MinHashOptions } from './pairs/minhash.js';
-export { exactSearch, type ExactSearchOptions } from './pairs/exact-search.js';
-export { nativeExactSearch } from './pairs/native-exact-search.js';
-export { AnnIndex, type AnnParams } from './pairs/ann-index.js';
-export { checkVectorSet, type VectorSet } from './pairs/vector-set.js';
-export type { Neighbours } from './pairs/neighbours.js';
-export { similarityHistogram, partnerStats, SIMILARITY_BINS, type SimilarityHistogram, type PartnerStats, type SimilaritySummary } from './pairs/pair-stats.js';
-export { runEvalStage, resolveEvalModels, EVAL_STAGE, RESULTS_FILE, ITEMS_FILE, COMPARISON_FILE, type EvalStageOptions, type EvalStageStats, type EvalResults, type EvalModel, type EvalSetSummary } from './eval/eval-stage.js';
-export { scoreSequences, type ScoredSequence, type SequenceScore, type TokenScorerOptions } from './eval/token-scorer.js';
-export { documentWindows, documentLosses, summarizePerplexity, tokenDatasetDocuments, textDocuments, type PerplexityDocument, type DocumentLoss, type PerplexitySummary, type PerplexityOptions, type WindowOptions } from './eval/perplexity.js';
-export { readTaskFile, scoreTask, taskNameOf, type Task, type TaskItem, type TaskKind, type TaskItemScore, type TaskScoreOptions } from './eval/tasks.js';
-export { buildClozeTask, type ClozeOptions, type ClozeBuild } from './eval/cloze.js';
-export { compareMetric, metricEstimates, metricValue, pairedBootstrap, percentileInterval, type ItemMetric, type MetricItems, type MetricTransform, type MetricComparison, type FractionOfOracleGain, type Estimate, type Interval, type BootstrapOptions, type ComparisonRoles } from './eval/compare.js';
-export { heldoutTexts, sourceTexts, type EvalTexts } from './eval/eval-texts.js';
-export { formatResultsTable } from './eval/results-table.js';
-export { startServer, type ServeOptions, type SbpServer, type ServerMetrics } from './serve/server.js';
-export { ContinuousBatcher, type SequenceSpec, type SequenceEvent, type StepReport, type FinishReason } from './serve/continuous-batcher.js';
-export { CompletionText } from './serve/completion-text.js';
-export { PromptEncoder } from './serve/prompt-encoder.js';
-export { ApiError, type ApiErrorType } from './serve/api-error.js';
-export { buildReport, buildReportDocument, writeReport, REPORT_FILE, type ReportOptions, type ReportDocument, type SectionStatus } from './report/report.js';
-export { readRunSnapshot, SYNTHESIZER_MODEL, type RunSnapshot, type SnapshotOptions, type ModelRun, type SynthSnapshot, type SynthExample, type EvalSnapshot, type ComparisonRow } from './report/run-snapshot.js';
-export { renderChartSvg } from './report/chart-svg.js';
-export { escapeHtml, html, SafeHtml } from './report/html.js';
-export { runTuneStage, TUNE_EVAL_FILE, type TuneStageOptions, type TuneStageStats, type TuneEval, type PairLoss } from './synth/tune-stage.js';
-export { synthFraming, framePair, synthPrompt, type SynthFraming, type FramedPair } from './synth/synth-framing.js';
-export { writePairRow, pairBatches, type PairIndex, type PairRowMode, type PairFramingTokens } from './synth/pair-rows.js';
-export { SynthesizerBatchSource } from './synth/synthesizer-batch-source.js';
-export { splitTunePairs, type TuneSplit } from './synth/tune-split.js';
-export { runSynthesizeStage, synthIdentity, synthShardName, rejectedShardName, SynthesisInterrupted, SYNTH_STAGE, SYNTH_STATS_FILE, SYNTH_QUALITY_FILE, type SynthesizeStageOptions, type SynthesizeStats, type SynthMeta, type QualityReport } from './synth/synthesize-stage.js';
-export type { CompletionBackend, SynthRequest, SynthCompletion, SamplingParams } from './synth/completion-backend.js';
-export { LocalCompletionBackend, mixSeed, type LocalBackendTokenizer } from './synth/local-completion-backend.js';
-export { HttpCompletionBackend, type HttpCompletionOptions } from './synth/http-completion-backend.js';
-export { postJsonWithRetries, RetryableError, type RetryPolicy, type RetryCounters } from './synth/http-retry.js';
-export { SynthFilter, trimToLastSentence, emptyDropCounts, SYNTH_DROP_REASONS, type SynthDropReason, type SynthFilterConfig, type SynthCandidate, type SynthVerdict } from './synth/synth-filters.js';
-export { repetitionStats, repetitionViolation, GOPHER_LIMITS, type RepetitionStats, type RepetitionLimits } from './synth/gopher-repetition.js';
-export { seedCopying, type SeedCopying } from './synth/seed-copying.js';
-export { measureQuality, type QualityRates, type QualityDoc, type QualityOptions } from './synth/synth-quality.js';
-export { judgeNonFactual, parseVerdict, JUDGE_SYSTEM_PROMPT, type JudgeOptions, type JudgeResult } from './synth/llm-judge.js';
-export { openRunEmbedder } from './synth/run-embedder.js';
-export { computeMatchedPlan, formatPlan, type ComputeMatchedPlan, type PlanInput, type RunPlan, type SubsetSizes, type Throughput } from './experiment/compute-matched-plan.js';
-export { hashOrder, selectSubsets, type SubsetSelection } from './experiment/token-subsets.js';
-export { runSubsetStage, SUBSET_STAGE, SELECTION_FILE, ORACLE_DOCS_FILE, type SubsetConfig, type SubsetStats, type SubsetStageOptions } from './experiment/subset-stage.js';
-export { runPlanStage, planIdentity, PLAN_STAGE, PLAN_FILE, type PlanStageOptions } from './experiment/plan-stage.js';
-export { runArmTrainStage, ARMS, SYNTH_TOKENS_STAGE, type Arm, type ArmTrainOptions, type ArmTrainStats } from './experiment/arm-train-stage.js';
-export { runSynthTokensStage } from './experiment/synth-tokens-stage.js';
-export { runTokenizerCopyStage } from './experiment/tokenizer-copy-stage.js';
-export { MixtureBatchSource } from './experiment/mixture-batch-source.js';
-export { DocumentSubset } from './experiment/document-subset.js';
-export { readDocList, writeDocList, DOC_LIST_MAGIC, DOC_LIST_VERSION } from './experiment/doc-list-file.js';
-export { probeTrainThroughput } from './experiment/throughput-probe.js';
-export { runStageGraph, topologicalOrder, dependentsOf, type StageNode, type NodeOutcome, type GraphHooks } from './stage/stage-graph.js';
-export { runExperiment, experimentGraph, synthesisConfig, SOURCE_DIR, EXPERIMENT_RECORD, type ExperimentOptions, type ExperimentResult } from './experiment/experiment-runner.js';

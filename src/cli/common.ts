@@ -77,17 +77,21 @@ export interface InterruptibleOptions {
   onInterrupt: string;
   /** Test hook: an environment variable; when set to n, act as if Ctrl-C came after n `shouldStop` calls. */
   stopAfterEnv: string;
-  /** The error the stage throws when it stopped on request; it is reported and exits with 130. */
-  interrupted: abstract new (...args: never[]) => Error;
+  /** The error(s) the stage throws when it stopped on request; reported, and the command exits with 130. */
+  interrupted: InterruptedError | readonly InterruptedError[];
+  /** Appended to the reported stop message (e.g. what was kept). */
+  stoppedNote?: string;
   log: (line: string) => void;
 }
+
+type InterruptedError = abstract new (...args: never[]) => Error;
 
 /**
  * Runs a resumable stage that polls `shouldStop` between units of work (steps, shards): the first
  * Ctrl-C asks it to stop after the current unit and save what it has, a second one quits at once.
- * A stop on request ends the command with exit code 130 and the stage's message.
+ * A stop on request ends the command with exit code 130 and the stage's message, and resolves to null.
  */
-export async function runInterruptible(opts: InterruptibleOptions, run: (shouldStop: () => boolean) => Promise<void>): Promise<void> {
+export async function runInterruptible<T>(opts: InterruptibleOptions, run: (shouldStop: () => boolean) => Promise<T>): Promise<T | null> {
   let stopRequested = false;
   const onSigint = () => {
     if (stopRequested) process.exit(130);
@@ -98,13 +102,14 @@ export async function runInterruptible(opts: InterruptibleOptions, run: (shouldS
   const raw = process.env[opts.stopAfterEnv];
   const stopAfter = raw ? Number(raw) : undefined;
   let calls = 0;
+  const interrupted = Array.isArray(opts.interrupted) ? opts.interrupted : [opts.interrupted as InterruptedError];
   try {
-    await run(() => stopRequested || (stopAfter !== undefined && ++calls >= stopAfter));
+    return await run(() => stopRequested || (stopAfter !== undefined && ++calls >= stopAfter));
   } catch (err) {
-    if (err instanceof opts.interrupted) {
-      opts.log(`sbp: ${err.message}`);
+    if (interrupted.some((cls) => err instanceof cls)) {
+      opts.log(`sbp: ${(err as Error).message}${opts.stoppedNote ?? ''}`);
       process.exitCode = 130;
-      return;
+      return null;
     }
     throw err;
   } finally {

@@ -3,9 +3,10 @@ import { formatCount } from '../common/progress.js';
 import { runEmbedStage, type EmbedStats } from '../embed/embed-stage.js';
 import { EMBEDDER_KINDS } from '../embed/embedder.js';
 import { addCommonOptions, loadCommandConfig, parsePositiveInt, type CommonFlags } from './common.js';
+import { testHooksFromEnv, type TestHookEnv } from '../stage/test-hooks.js';
 
 /** Test hook: fail after this many embedded shards, to exercise resume end to end. */
-const FAULT_ENV = 'SBP_EMBED_FAIL_AFTER_SHARDS';
+const FAULT_ENV: TestHookEnv = 'SBP_EMBED_FAIL_AFTER_SHARDS';
 
 interface EmbedFlags extends CommonFlags {
   embedder?: string;
@@ -27,14 +28,13 @@ export function register(program: Command): void {
       const embed: Record<string, unknown> = { embedder: flags.embedder, maxTokens: flags.maxTokens, dtype: flags.dtype };
       if (flags.baseUrl !== undefined) embed.http = { baseUrl: flags.baseUrl };
       const { cfg, runDir } = loadCommandConfig(flags, { embed });
-      const fault = process.env[FAULT_ENV];
       const result = await runEmbedStage({
         runDir,
         config: cfg.embed,
         force: flags.force,
         quiet: flags.quiet,
         threads: cfg.threads,
-        failAfterShards: fault ? Number(fault) : undefined,
+        testHooks: testHooksFromEnv(FAULT_ENV),
       });
       process.stdout.write(formatEmbedSummary(`${runDir}/embed`, result.manifest.stats, result.skipped));
     });

@@ -9,7 +9,7 @@ import { runExperiment, type ExperimentResult } from '../experiment/experiment-r
 import { formatResultsTable } from '../eval/results-table.js';
 import { SynthesisInterrupted } from '../synth/synthesize-stage.js';
 import { TrainingInterrupted } from '../train/train-stage.js';
-import { addCommonOptions, loadCommandConfig, type CommonFlags } from './common.js';
+import { addCommonOptions, loadCommandConfig, runInterruptible, type CommonFlags } from './common.js';
 
 export const EXPERIMENT_PRESETS = ['tiny', 'small', 'base'] as const;
 
@@ -42,23 +42,15 @@ export async function runExperimentCommand(flags: ExperimentFlags, defaults: { r
   const file = flags.config ?? (flags.preset ? presetConfigPath(flags.preset) : undefined);
   const { cfg } = loadCommandConfig({ ...flags, config: file, run: flags.run ?? defaults.run });
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  let stopRequested = false;
-  const onSigint = () => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-    log('interrupt: stopping at the next training step (with a checkpoint) or synthetic shard (Ctrl-C again to quit at once; finished stages and shards are kept either way)');
+  const interrupt = {
+    onInterrupt: 'stopping at the next training step (with a checkpoint) or synthetic shard (Ctrl-C again to quit at once; finished stages and shards are kept either way)',
+    stopAfterEnv: STOP_ENV,
+    interrupted: [TrainingInterrupted, SynthesisInterrupted],
+    stoppedNote: '; finished stages are kept',
+    log,
   };
-  process.on('SIGINT', onSigint);
-  const stopAfter = process.env[STOP_ENV] ? Number(process.env[STOP_ENV]) : undefined;
-  let steps = 0;
-  try {
-    const result = await runExperiment({
-      cfg,
-      quiet: flags.quiet,
-      log,
-      planOnly: flags.plan,
-      shouldStop: () => stopRequested || (stopAfter !== undefined && ++steps >= stopAfter),
-    });
+  return runInterruptible(interrupt, async (shouldStop) => {
+    const result = await runExperiment({ cfg, quiet: flags.quiet, log, planOnly: flags.plan, shouldStop });
     const out: string[] = [];
     if (flags.plan) out.push(formatPlan(result.plan));
     else {
@@ -69,16 +61,7 @@ export async function runExperimentCommand(flags: ExperimentFlags, defaults: { r
     }
     process.stdout.write(`${out.join('\n')}\n`);
     return result;
-  } catch (err) {
-    if (err instanceof TrainingInterrupted || err instanceof SynthesisInterrupted) {
-      log(`sbp: ${err.message}; finished stages are kept`);
-      process.exitCode = 130;
-      return null;
-    }
-    throw err;
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
+  });
 }
 
 export function register(program: Command): void {

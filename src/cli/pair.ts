@@ -2,9 +2,10 @@ import { Command, Option } from 'commander';
 import { formatCount } from '../common/progress.js';
 import { runPairStage, PAIRS_FILE, type PairStageStats } from '../pairs/pair-stage.js';
 import { addCommonOptions, loadCommandConfig, parseNumberFlag, parsePositiveInt, type CommonFlags } from './common.js';
+import { testHooksFromEnv, type TestHookEnv } from '../stage/test-hooks.js';
 
 /** Test hook: fail after this many searched blocks, to exercise resume end to end. */
-const FAULT_ENV = 'SBP_PAIR_FAIL_AFTER_BLOCKS';
+const FAULT_ENV: TestHookEnv = 'SBP_PAIR_FAIL_AFTER_BLOCKS';
 
 interface PairFlags extends CommonFlags {
   k?: number;
@@ -37,7 +38,6 @@ export function register(program: Command): void {
         nearDuplicate: flags.nearDuplicate === false ? false : undefined,
       };
       const { cfg, runDir } = loadCommandConfig(flags, { pair });
-      const fault = process.env[FAULT_ENV];
       const result = await runPairStage({
         runDir,
         config: cfg.pair,
@@ -45,7 +45,7 @@ export function register(program: Command): void {
         threads: cfg.threads,
         force: flags.force,
         quiet: flags.quiet,
-        failAfterBlocks: fault ? Number(fault) : undefined,
+        testHooks: testHooksFromEnv(FAULT_ENV),
       });
       process.stdout.write(formatPairSummary(`${runDir}/pairs`, result.manifest.stats, result.skipped));
     });

@@ -3,9 +3,10 @@ import { formatCount } from '../common/progress.js';
 import { runTokenizeStage } from '../tokens/tokenize-stage.js';
 import type { TokenizeStats } from '../tokens/tokenize-corpus.js';
 import { addCommonOptions, loadCommandConfig, type CommonFlags } from './common.js';
+import { testHooksFromEnv, type TestHookEnv } from '../stage/test-hooks.js';
 
 /** Test hook: fail after this many token shards, to exercise resume end to end. */
-const FAULT_ENV = 'SBP_TOKENIZE_FAIL_AFTER_SHARDS';
+const FAULT_ENV: TestHookEnv = 'SBP_TOKENIZE_FAIL_AFTER_SHARDS';
 
 export function register(program: Command): void {
   const cmd = new Command('tokenize').description(
@@ -13,14 +14,13 @@ export function register(program: Command): void {
   );
   addCommonOptions(cmd).action(async (flags: CommonFlags) => {
     const { cfg, runDir } = loadCommandConfig(flags);
-    const fault = process.env[FAULT_ENV];
     const result = await runTokenizeStage({
       runDir,
       config: cfg.tokenize,
       threads: cfg.threads,
       force: flags.force,
       quiet: flags.quiet,
-      failAfterShards: fault ? Number(fault) : undefined,
+      testHooks: testHooksFromEnv(FAULT_ENV),
     });
     process.stdout.write(formatTokenizeSummary(`${runDir}/tokens`, result.manifest.stats, result.skipped));
   });

@@ -1,16 +1,21 @@
 import { closeSync, fsyncSync, openSync, renameSync, writeSync, mkdirSync, existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-/** Writes a file so that readers see either the old content or the whole new one (tmp + fsync + rename). */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+/**
+ * Writes a file so that readers see either the old content or the whole new one (tmp + fsync + rename).
+ * `data` may be a list of chunks, written in order (a header and a large body without a copy).
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[]): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w');
   try {
     if (typeof data === 'string') writeSync(fd, data);
     else {
-      let off = 0;
-      while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+      for (const chunk of data instanceof Uint8Array ? [data] : data) {
+        let off = 0;
+        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+      }
     }
     fsyncSync(fd);
   } finally {

@@ -10,6 +10,7 @@ import { corpusPipeline } from './corpus-pipeline.js';
 import { newCorpusStats, type CorpusStats } from './corpus-stats.js';
 import { ShardWriter } from './shard-writer.js';
 import { sourceFingerprint } from './source-registry.js';
+import type { StageTestHooks } from '../stage/test-hooks.js';
 
 export const CORPUS_STAGE = 'corpus';
 
@@ -25,8 +26,8 @@ export interface PrepareCorpusOptions {
   quiet?: boolean;
   /** Where warnings go (malformed records, ...); default stderr. */
   warn?: (message: string) => void;
-  /** Called after each shard is complete (tests use it to simulate an interruption). */
-  afterShard?: (shard: string) => void;
+  /** Test hooks (afterUnit: after each finished shard) to simulate an interruption. */
+  testHooks?: StageTestHooks;
 }
 
 export interface PrepareCorpusResult {
@@ -58,8 +59,8 @@ export async function prepareCorpus(opts: PrepareCorpusOptions): Promise<Prepare
     run: async (ctx) => {
       const stats = newCorpusStats();
       const writers = {
-        train: new ShardWriter(ctx, 'train', config.docsPerShard, opts.afterShard),
-        heldout: new ShardWriter(ctx, 'heldout', config.docsPerShard, opts.afterShard),
+        train: new ShardWriter(ctx, 'train', config.docsPerShard, opts.testHooks?.afterUnit),
+        heldout: new ShardWriter(ctx, 'heldout', config.docsPerShard, opts.testHooks?.afterUnit),
       };
       const progress = new Progress({ label: 'prepare', unit: 'docs', quiet: opts.quiet });
       const pipeline = corpusPipeline({

@@ -14,6 +14,7 @@ import { HttpEmbedder } from './http-embedder.js';
 import { UseEmbedder } from './use-embedder.js';
 import { loadLmEmbedder, lmModelInput } from './load-lm-embedder.js';
 import { VectorsWriter } from './vectors-file.js';
+import { shouldFailAfter, type StageTestHooks } from '../stage/test-hooks.js';
 
 /**
  * `sbp embed`: one unit vector per document of the corpus's train split, in corpus order, written to
@@ -69,8 +70,8 @@ export interface EmbedStageOptions {
   threads?: number;
   /** Environment to read the HTTP API key from (default process.env). */
   env?: NodeJS.ProcessEnv;
-  /** Test hook: throw after this many shards were embedded in this attempt (simulates a kill). */
-  failAfterShards?: number;
+  /** Test hooks (failAfterUnits: shards embedded in this attempt) to simulate a kill. */
+  testHooks?: StageTestHooks;
 }
 
 /** The part of the config that changes the vectors (concurrency, retries, batch sizes do not). */
@@ -192,7 +193,7 @@ export async function runEmbedStage(opts: EmbedStageOptions): Promise<StageResul
             reused++;
             progress.add(docs.length);
           } else {
-            if (opts.failAfterShards !== undefined && embeddedNow >= opts.failAfterShards) throw new Error(`embed: stopped after ${embeddedNow} shard(s) (test hook)`);
+            if (shouldFailAfter(opts.testHooks, embeddedNow)) throw new Error(`embed: stopped after ${embeddedNow} shard(s) (test hook)`);
             const s0 = Date.now();
             const prefixes = docs.map((d) => documentPrefix(tokenizer, d.text, cfg.maxTokens));
             const inputs: EmbedInput[] = prefixes.map((p) => ({ tokens: p.tokens, text: p.text }));

@@ -1,7 +1,8 @@
-import { closeSync, openSync, readFileSync, writeSync, fsyncSync, renameSync, mkdirSync, existsSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { UserError } from '../common/errors.js';
 import type { Embedder, EmbedInput } from './embedder.js';
+import { fmix32 } from '../common/hash.js';
+import { writeFileAtomic } from '../common/fs-atomic.js';
 
 /**
  * The lexical baseline: word n-gram TF-IDF with feature hashing, dependency-free.
@@ -24,16 +25,6 @@ export interface HashEmbedderOptions {
 }
 
 export const HASH_DEFAULTS: HashEmbedderOptions = { dim: 1024, ngram: 2, idfBuckets: 1 << 20 };
-
-/** murmur3's 32-bit finaliser: a bijective mix of all input bits into all output bits. */
-export function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** Extends an n-gram hash by one more word hash (order matters: "new york" ≠ "york new"). */
 export function extendNgramHash(prefix: number, word: number): number {
@@ -224,25 +215,14 @@ const DF_MAGIC = 'SBPHDF\0\0';
 const DF_HEADER = 32;
 
 export function writeDocumentFrequencies(path: string, df: DocumentFrequencies, ngram: number): void {
-  mkdirSync(dirname(path), { recursive: true });
   const head = Buffer.alloc(DF_HEADER);
   head.write(DF_MAGIC, 0, 'latin1');
   head.writeUInt32LE(1, 8);
   head.writeUInt32LE(df.counts.length, 12);
   head.writeBigUInt64LE(BigInt(df.docs), 16);
   head.writeUInt32LE(ngram, 24);
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, head);
-    const body = new Uint8Array(df.counts.buffer, df.counts.byteOffset, df.counts.byteLength);
-    let off = 0;
-    while (off < body.length) off += writeSync(fd, body, off, body.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  const body = new Uint8Array(df.counts.buffer, df.counts.byteOffset, df.counts.byteLength);
+  writeFileAtomic(path, [head, body]);
 }
 
 export function readDocumentFrequencies(path: string, expect: { slots: number; ngram: number }): DocumentFrequencies {

@@ -1,14 +1,19 @@
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { AdamWParams, Backend, DType, Tensor } from './backend.js';
-import { allocHostTensor, viewHostTensor, asMatrix, expectRank, expectShape, expectSize, formatShape as fmt, lastDim } from './host-tensor.js';
+import { allocHostTensor, viewHostTensor, expectSize, formatShape as fmt } from './host-tensor.js';
+import {
+  adamwShape, attentionBackwardShape, attentionDecodeShape, attentionForwardShape, crossEntropyShape, embeddingShape, expectSizes,
+  kvCacheWriteShape, matmulShape, rmsnormShape, ropeShape, uploadShape,
+} from './op-shapes.js';
 import { loadNativeAddon, type Isa, type NativeAddon, type NativeContext } from './native-addon.js';
 
 /**
  * The `cpu` backend: host Float32Array / Int32Array storage, every op in the native addon (packed
  * AVX-512/AVX2 GEMM, flash attention, fused cross-entropy, ...) on a persistent thread pool.
  * Shapes follow the `ref` backend's rules exactly (a tensor of any rank is read as (size / lastDim,
- * lastDim) by the 2-D ops) and are validated here, before any work crosses into C++ (RangeError).
+ * lastDim) by the 2-D ops) and are validated by the shared checks of op-shapes.ts, before any work
+ * crosses into C++ (RangeError).
  * Results are deterministic for a given instruction set: the thread count does not change a bit.
  */
 
@@ -48,6 +53,10 @@ function expectNumber(x: number, what: string): void {
 
 /** Largest head size the attention kernels take (head rows are padded to 32 vectors of the narrowest ISA). */
 const MAX_HEAD_DIM = 128;
+
+function expectHeadDim(D: number, what: string): void {
+  if (D < 1 || D > MAX_HEAD_DIM) throw new RangeError(`${what}: head size ${D} is outside the cpu backend's range [1, ${MAX_HEAD_DIM}]`);
+}
 
 function defaultThreads(): number {
   const env = process.env['SBP_THREADS'];
@@ -135,8 +144,7 @@ export class CpuBackend implements Backend {
 
   upload(dst: Tensor, src: Float32Array | Int32Array): void {
     const d = dst.dtype === 'f32' ? f32(dst, 'upload') : i32(dst, 'upload');
-    if ((dst.dtype === 'f32') !== src instanceof Float32Array) throw new RangeError(`upload: host array type does not match tensor dtype ${dst.dtype}`);
-    if (src.length !== dst.size) throw new RangeError(`upload: host array has ${src.length} elements, tensor ${fmt(dst)} has ${dst.size}`);
+    uploadShape(dst, src);
     d.set(src, dst.offset);
   }
 
@@ -196,13 +204,7 @@ export class CpuBackend implements Backend {
 
   matmul(out: Tensor, a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: boolean; alpha?: number; beta?: number } = {}): void {
     const { transA = false, transB = false, alpha = 1, beta = 0 } = opts;
-    const [ar, ac] = asMatrix(a, 'matmul a');
-    const [br, bc] = asMatrix(b, 'matmul b');
-    const [M, K] = transA ? [ac, ar] : [ar, ac];
-    const [K2, N] = transB ? [bc, br] : [br, bc];
-    if (K !== K2) throw new RangeError(`matmul: inner dimensions differ: op(a) ${M}x${K}, op(b) ${K2}x${N} (a ${fmt(a)}, b ${fmt(b)})`);
-    const [orows, ocols] = asMatrix(out, 'matmul out');
-    if (orows !== M || ocols !== N) throw new RangeError(`matmul: out ${fmt(out)} should be ${M}x${N}`);
+    const { M, N, K, ac, bc } = matmulShape(out, a, b, transA, transB);
     expectNumber(alpha, 'matmul alpha');
     expectNumber(beta, 'matmul beta');
     const A = f32(a, 'matmul a'), Bm = f32(b, 'matmul b'), O = f32(out, 'matmul out');
@@ -218,10 +220,7 @@ export class CpuBackend implements Backend {
   // ---- layers ----
 
   embeddingForward(out: Tensor, tokens: Tensor, wte: Tensor): void {
-    expectRank(wte, 2, 'embeddingForward wte');
-    const [V, C] = wte.shape as [number, number];
-    const N = tokens.size;
-    expectSize(out, N * C, 'embeddingForward out');
+    const [N, C, V] = embeddingShape(out, tokens, wte, 'embeddingForward', 'out', 'wte');
     const O = f32(out, 'embeddingForward out'), ids = i32(tokens, 'embeddingForward tokens'), W = f32(wte, 'embeddingForward wte');
     const t0 = this.now();
     this.addon.embeddingForward(this.ctx, O, out.offset, ids, tokens.offset, W, wte.offset, N, C, V);
@@ -229,10 +228,7 @@ export class CpuBackend implements Backend {
   }
 
   embeddingBackward(dwte: Tensor, dout: Tensor, tokens: Tensor): void {
-    expectRank(dwte, 2, 'embeddingBackward dwte');
-    const [V, C] = dwte.shape as [number, number];
-    const N = tokens.size;
-    expectSize(dout, N * C, 'embeddingBackward dout');
+    const [N, C, V] = embeddingShape(dout, tokens, dwte, 'embeddingBackward', 'dout', 'dwte');
     const dW = f32(dwte, 'embeddingBackward dwte'), dO = f32(dout, 'embeddingBackward dout'), ids = i32(tokens, 'embeddingBackward tokens');
     const t0 = this.now();
     this.addon.embeddingBackward(this.ctx, dW, dwte.offset, dO, dout.offset, ids, tokens.offset, N, C, V);
@@ -240,9 +236,7 @@ export class CpuBackend implements Backend {
   }
 
   rmsnormForward(out: Tensor, rstd: Tensor, x: Tensor, w: Tensor, eps: number): void {
-    const C = w.size;
-    if (lastDim(x, 'rmsnormForward x') !== C) throw new RangeError(`rmsnormForward: x ${fmt(x)} last dimension should be ${C} (the weight size)`);
-    const N = C === 0 ? 0 : x.size / C;
+    const [N, C] = rmsnormShape(x, w, 'rmsnormForward');
     expectSize(out, x.size, 'rmsnormForward out');
     expectSize(rstd, N, 'rmsnormForward rstd');
     if (!(eps >= 0)) throw new RangeError(`rmsnormForward: eps must be >= 0, got ${eps}`);
@@ -254,9 +248,7 @@ export class CpuBackend implements Backend {
   }
 
   rmsnormBackward(dx: Tensor, dw: Tensor, dout: Tensor, x: Tensor, w: Tensor, rstd: Tensor): void {
-    const C = w.size;
-    if (lastDim(x, 'rmsnormBackward x') !== C) throw new RangeError(`rmsnormBackward: x ${fmt(x)} last dimension should be ${C} (the weight size)`);
-    const N = C === 0 ? 0 : x.size / C;
+    const [N, C] = rmsnormShape(x, w, 'rmsnormBackward');
     expectSize(dx, x.size, 'rmsnormBackward dx');
     expectSize(dout, x.size, 'rmsnormBackward dout');
     expectSize(dw, C, 'rmsnormBackward dw');
@@ -268,20 +260,8 @@ export class CpuBackend implements Backend {
     this.done('rmsnormBackward', t0);
   }
 
-  /** Validates rope arguments; returns [N, NH, D, maxPos]. */
-  private ropeShape(x: Tensor, positions: Tensor, cos: Tensor, sin: Tensor, what: string): [number, number, number, number] {
-    expectRank(cos, 2, `${what} cos`);
-    expectShape(sin, cos.shape, `${what} sin`);
-    const [maxPos, half] = cos.shape as [number, number];
-    const D = 2 * half;
-    const N = positions.size;
-    if (lastDim(x, `${what} x`) !== D) throw new RangeError(`${what}: x ${fmt(x)} last dimension should be ${D} (2 × cos columns)`);
-    if (N === 0 || D === 0 || x.size % (N * D) !== 0) throw new RangeError(`${what}: x ${fmt(x)} does not split into ${N} positions × heads × ${D}`);
-    return [N, x.size / (N * D), D, maxPos];
-  }
-
   ropeForward(out: Tensor, x: Tensor, positions: Tensor, cos: Tensor, sin: Tensor): void {
-    const [N, NH, D, maxPos] = this.ropeShape(x, positions, cos, sin, 'ropeForward');
+    const [N, NH, D, maxPos] = ropeShape(x, positions, cos, sin, 'ropeForward');
     expectSize(out, x.size, 'ropeForward out');
     const O = f32(out, 'ropeForward out'), X = f32(x, 'ropeForward x'), P = i32(positions, 'ropeForward positions');
     const CS = f32(cos, 'ropeForward cos'), SN = f32(sin, 'ropeForward sin');
@@ -291,7 +271,7 @@ export class CpuBackend implements Backend {
   }
 
   ropeBackward(dx: Tensor, dout: Tensor, positions: Tensor, cos: Tensor, sin: Tensor): void {
-    const [N, NH, D, maxPos] = this.ropeShape(dout, positions, cos, sin, 'ropeBackward');
+    const [N, NH, D, maxPos] = ropeShape(dout, positions, cos, sin, 'ropeBackward');
     expectSize(dx, dout.size, 'ropeBackward dx');
     const dX = f32(dx, 'ropeBackward dx'), dO = f32(dout, 'ropeBackward dout'), P = i32(positions, 'ropeBackward positions');
     const CS = f32(cos, 'ropeBackward cos'), SN = f32(sin, 'ropeBackward sin');
@@ -300,23 +280,9 @@ export class CpuBackend implements Backend {
     this.done('ropeBackward', t0);
   }
 
-  /** Validates attention arguments; returns [B, T, H, KVH, D]. */
-  private attentionShape(q: Tensor, k: Tensor, v: Tensor, what: string): [number, number, number, number, number] {
-    expectRank(q, 4, `${what} q`);
-    expectRank(k, 4, `${what} k`);
-    const [B, T, H, D] = q.shape as [number, number, number, number];
-    const KVH = k.shape[2]!;
-    expectShape(k, [B, T, KVH, D], `${what} k`);
-    expectShape(v, [B, T, KVH, D], `${what} v`);
-    if (KVH === 0 || H % KVH !== 0) throw new RangeError(`${what}: ${H} query heads are not a multiple of ${KVH} key/value heads`);
-    if (D < 1 || D > MAX_HEAD_DIM) throw new RangeError(`${what}: head size ${D} is outside the cpu backend's range [1, ${MAX_HEAD_DIM}]`);
-    return [B, T, H, KVH, D];
-  }
-
   attentionForward(out: Tensor, lse: Tensor, q: Tensor, k: Tensor, v: Tensor): void {
-    const [B, T, H, KVH, D] = this.attentionShape(q, k, v, 'attentionForward');
-    expectShape(out, q.shape, 'attentionForward out');
-    expectShape(lse, [B, H, T], 'attentionForward lse');
+    const [B, T, H, KVH, D] = attentionForwardShape(out, lse, q, k, v);
+    expectHeadDim(D, 'attentionForward');
     const O = f32(out, 'attentionForward out'), L = f32(lse, 'attentionForward lse');
     const Q = f32(q, 'attentionForward q'), K = f32(k, 'attentionForward k'), Vv = f32(v, 'attentionForward v');
     const t0 = this.now();
@@ -325,13 +291,8 @@ export class CpuBackend implements Backend {
   }
 
   attentionBackward(dq: Tensor, dk: Tensor, dv: Tensor, dout: Tensor, out: Tensor, lse: Tensor, q: Tensor, k: Tensor, v: Tensor): void {
-    const [B, T, H, KVH, D] = this.attentionShape(q, k, v, 'attentionBackward');
-    expectShape(dq, q.shape, 'attentionBackward dq');
-    expectShape(dk, k.shape, 'attentionBackward dk');
-    expectShape(dv, v.shape, 'attentionBackward dv');
-    expectShape(dout, q.shape, 'attentionBackward dout');
-    expectShape(out, q.shape, 'attentionBackward out');
-    expectShape(lse, [B, H, T], 'attentionBackward lse');
+    const [B, T, H, KVH, D] = attentionBackwardShape(dq, dk, dv, dout, out, lse, q, k, v);
+    expectHeadDim(D, 'attentionBackward');
     const dQ = f32(dq, 'attentionBackward dq'), dK = f32(dk, 'attentionBackward dk'), dV = f32(dv, 'attentionBackward dv');
     const dO = f32(dout, 'attentionBackward dout'), O = f32(out, 'attentionBackward out'), L = f32(lse, 'attentionBackward lse');
     const Q = f32(q, 'attentionBackward q'), K = f32(k, 'attentionBackward k'), Vv = f32(v, 'attentionBackward v');
@@ -342,15 +303,7 @@ export class CpuBackend implements Backend {
   }
 
   attentionDecode(out: Tensor, q: Tensor, kCache: Tensor, vCache: Tensor, lens: Tensor): void {
-    expectRank(q, 3, 'attentionDecode q');
-    expectRank(kCache, 4, 'attentionDecode kCache');
-    const [B, H, D] = q.shape as [number, number, number];
-    const [, Tcap, KVH] = kCache.shape as [number, number, number, number];
-    expectShape(kCache, [B, Tcap, KVH, D], 'attentionDecode kCache');
-    expectShape(vCache, [B, Tcap, KVH, D], 'attentionDecode vCache');
-    expectShape(out, [B, H, D], 'attentionDecode out');
-    expectSize(lens, B, 'attentionDecode lens');
-    if (KVH === 0 || H % KVH !== 0) throw new RangeError(`attentionDecode: ${H} query heads are not a multiple of ${KVH} key/value heads`);
+    const [B, H, KVH, D, Tcap] = attentionDecodeShape(out, q, kCache, vCache, lens);
     const O = f32(out, 'attentionDecode out'), Q = f32(q, 'attentionDecode q');
     const K = f32(kCache, 'attentionDecode kCache'), Vv = f32(vCache, 'attentionDecode vCache'), LEN = i32(lens, 'attentionDecode lens');
     const t0 = this.now();
@@ -359,12 +312,7 @@ export class CpuBackend implements Backend {
   }
 
   kvCacheWrite(cache: Tensor, x: Tensor, pos: Tensor): void {
-    expectRank(cache, 4, 'kvCacheWrite cache');
-    expectRank(x, 4, 'kvCacheWrite x');
-    const [B, Tcap, KVH, D] = cache.shape as [number, number, number, number];
-    const T = x.shape[1]!;
-    expectShape(x, [B, T, KVH, D], 'kvCacheWrite x');
-    expectSize(pos, B, 'kvCacheWrite pos');
+    const [B, T, Tcap, KVH, D] = kvCacheWriteShape(cache, x, pos);
     if (T > Tcap) throw new RangeError(`kvCacheWrite: ${T} new rows do not fit a cache of ${Tcap}`);
     const Cc = f32(cache, 'kvCacheWrite cache'), X = f32(x, 'kvCacheWrite x'), P = i32(pos, 'kvCacheWrite pos');
     const t0 = this.now();
@@ -373,8 +321,7 @@ export class CpuBackend implements Backend {
   }
 
   swigluForward(out: Tensor, gate: Tensor, up: Tensor): void {
-    expectSize(up, gate.size, 'swigluForward up');
-    expectSize(out, gate.size, 'swigluForward out');
+    expectSizes(gate.size, 'swigluForward', [[up, 'up'], [out, 'out']]);
     const O = f32(out, 'swigluForward out'), G = f32(gate, 'swigluForward gate'), U = f32(up, 'swigluForward up');
     const t0 = this.now();
     this.addon.swigluForward(this.ctx, O, out.offset, G, gate.offset, U, up.offset, gate.size);
@@ -382,7 +329,7 @@ export class CpuBackend implements Backend {
   }
 
   swigluBackward(dgate: Tensor, dup: Tensor, dout: Tensor, gate: Tensor, up: Tensor): void {
-    for (const [t, w] of [[dgate, 'dgate'], [dup, 'dup'], [dout, 'dout'], [up, 'up']] as const) expectSize(t, gate.size, `swigluBackward ${w}`);
+    expectSizes(gate.size, 'swigluBackward', [[dgate, 'dgate'], [dup, 'dup'], [dout, 'dout'], [up, 'up']]);
     const dG = f32(dgate, 'swigluBackward dgate'), dU = f32(dup, 'swigluBackward dup'), dO = f32(dout, 'swigluBackward dout');
     const G = f32(gate, 'swigluBackward gate'), U = f32(up, 'swigluBackward up');
     const t0 = this.now();
@@ -390,16 +337,8 @@ export class CpuBackend implements Backend {
     this.done('swigluBackward', t0);
   }
 
-  /** Validates cross-entropy arguments; returns [N, V]. */
-  private crossEntropyShape(logits: Tensor, targets: Tensor, mask: Tensor | null, what: string): [number, number] {
-    const [N, V] = asMatrix(logits, `${what} logits`);
-    expectSize(targets, N, `${what} targets`);
-    if (mask) expectSize(mask, N, `${what} mask`);
-    return [N, V];
-  }
-
   crossEntropyForward(losses: Tensor, logits: Tensor, targets: Tensor, mask: Tensor | null): void {
-    const [N, V] = this.crossEntropyShape(logits, targets, mask, 'crossEntropyForward');
+    const [N, V] = crossEntropyShape(logits, targets, mask, 'crossEntropyForward');
     expectSize(losses, N, 'crossEntropyForward losses');
     const Ls = f32(losses, 'crossEntropyForward losses'), Lg = f32(logits, 'crossEntropyForward logits');
     const Tg = i32(targets, 'crossEntropyForward targets'), M = mask ? f32(mask, 'crossEntropyForward mask') : null;
@@ -409,7 +348,7 @@ export class CpuBackend implements Backend {
   }
 
   crossEntropyBackward(dlogits: Tensor, logits: Tensor, targets: Tensor, mask: Tensor | null, scale: number): void {
-    const [N, V] = this.crossEntropyShape(logits, targets, mask, 'crossEntropyBackward');
+    const [N, V] = crossEntropyShape(logits, targets, mask, 'crossEntropyBackward');
     expectSize(dlogits, logits.size, 'crossEntropyBackward dlogits');
     expectNumber(scale, 'crossEntropyBackward scale');
     const dL = f32(dlogits, 'crossEntropyBackward dlogits'), Lg = f32(logits, 'crossEntropyBackward logits');
@@ -457,8 +396,7 @@ export class CpuBackend implements Backend {
   // ---- optimizer ----
 
   adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: AdamWParams): void {
-    for (const [t, w] of [[grad, 'grad'], [m, 'm'], [v, 'v']] as const) expectSize(t, param.size, `adamw ${w}`);
-    if (!Number.isInteger(p.step) || p.step < 1) throw new RangeError(`adamw: step must be an integer >= 1 (bias correction), got ${p.step}`);
+    adamwShape(param, grad, m, v, p.step);
     for (const key of ['lr', 'beta1', 'beta2', 'eps', 'weightDecay'] as const) expectNumber(p[key], `adamw ${key}`);
     const P = f32(param, 'adamw param'), G = f32(grad, 'adamw grad'), Mm = f32(m, 'adamw m'), Vv = f32(v, 'adamw v');
     const t0 = this.now();

@@ -2,7 +2,8 @@ import type { DType, Tensor } from './backend.js';
 
 /**
  * What the host backends (`ref`, `cpu`) share: the tensor view over a host typed array and the
- * shape checks both run before any work, so they reject the same inputs with the same messages.
+ * shape primitives that op-shapes.ts builds each op's checks from, so both reject the same inputs
+ * with the same messages.
  * Shape rule for 2-D ops: a tensor of any rank is read as (size / lastDim, lastDim).
  */
 

@@ -1,5 +1,9 @@
 import type { AdamWParams, Backend, DType, Tensor } from './backend.js';
-import { allocHostTensor, viewHostTensor, asMatrix, expectRank, expectShape, expectSize, formatShape as fmt, lastDim } from './host-tensor.js';
+import { allocHostTensor, viewHostTensor, expectSize, formatShape as fmt } from './host-tensor.js';
+import {
+  adamwShape, attentionBackwardShape, attentionDecodeShape, attentionForwardShape, crossEntropyShape, embeddingShape, expectSizes,
+  kvCacheWriteShape, matmulShape, rmsnormShape, ropeShape, uploadShape,
+} from './op-shapes.js';
 
 /**
  * The `ref` backend: every op of the engine contract in plain TypeScript, written to be obviously
@@ -37,8 +41,7 @@ export class RefBackend implements Backend {
 
   upload(dst: Tensor, src: Float32Array | Int32Array): void {
     const d = dst.dtype === 'f32' ? f32(dst, 'upload') : i32(dst, 'upload');
-    if ((dst.dtype === 'f32') !== src instanceof Float32Array) throw new RangeError(`upload: host array type does not match tensor dtype ${dst.dtype}`);
-    if (src.length !== dst.size) throw new RangeError(`upload: host array has ${src.length} elements, tensor ${fmt(dst)} has ${dst.size}`);
+    uploadShape(dst, src);
     d.set(src);
   }
 
@@ -86,13 +89,7 @@ export class RefBackend implements Backend {
 
   matmul(out: Tensor, a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: boolean; alpha?: number; beta?: number } = {}): void {
     const { transA = false, transB = false, alpha = 1, beta = 0 } = opts;
-    const [ar, ac] = asMatrix(a);
-    const [br, bc] = asMatrix(b);
-    const [M, K] = transA ? [ac, ar] : [ar, ac];
-    const [K2, N] = transB ? [bc, br] : [br, bc];
-    if (K !== K2) throw new RangeError(`matmul: inner dimensions differ: op(a) ${M}x${K}, op(b) ${K2}x${N} (a ${fmt(a)}, b ${fmt(b)})`);
-    const [orows, ocols] = asMatrix(out);
-    if (orows !== M || ocols !== N) throw new RangeError(`matmul: out ${fmt(out)} should be ${M}x${N}`);
+    const { M, N, K, ac, bc } = matmulShape(out, a, b, transA, transB);
     const A = f32(a, 'matmul a');
     const Bm = f32(b, 'matmul b');
     const O = f32(out, 'matmul out');
@@ -117,10 +114,7 @@ export class RefBackend implements Backend {
   // ---- layers ----
 
   embeddingForward(out: Tensor, tokens: Tensor, wte: Tensor): void {
-    expectRank(wte, 2, 'embeddingForward wte');
-    const [V, C] = wte.shape as [number, number];
-    const N = tokens.size;
-    expectSize(out, N * C, 'embeddingForward out');
+    const [N, C, V] = embeddingShape(out, tokens, wte, 'embeddingForward', 'out', 'wte');
     const ids = i32(tokens, 'embeddingForward tokens');
     const W = f32(wte, 'embeddingForward wte');
     const O = f32(out, 'embeddingForward out');
@@ -132,10 +126,7 @@ export class RefBackend implements Backend {
   }
 
   embeddingBackward(dwte: Tensor, dout: Tensor, tokens: Tensor): void {
-    expectRank(dwte, 2, 'embeddingBackward dwte');
-    const [V, C] = dwte.shape as [number, number];
-    const N = tokens.size;
-    expectSize(dout, N * C, 'embeddingBackward dout');
+    const [N, C, V] = embeddingShape(dout, tokens, dwte, 'embeddingBackward', 'dout', 'dwte');
     const ids = i32(tokens, 'embeddingBackward tokens');
     const dW = f32(dwte, 'embeddingBackward dwte');
     const dO = f32(dout, 'embeddingBackward dout');
@@ -147,9 +138,7 @@ export class RefBackend implements Backend {
   }
 
   rmsnormForward(out: Tensor, rstd: Tensor, x: Tensor, w: Tensor, eps: number): void {
-    const C = w.size;
-    if (lastDim(x) !== C) throw new RangeError(`rmsnormForward: x ${fmt(x)} last dimension should be ${C} (the weight size)`);
-    const N = x.size / C;
+    const [N, C] = rmsnormShape(x, w, 'rmsnormForward');
     expectSize(out, x.size, 'rmsnormForward out');
     expectSize(rstd, N, 'rmsnormForward rstd');
     const X = f32(x, 'rmsnormForward x');
@@ -166,9 +155,7 @@ export class RefBackend implements Backend {
   }
 
   rmsnormBackward(dx: Tensor, dw: Tensor, dout: Tensor, x: Tensor, w: Tensor, rstd: Tensor): void {
-    const C = w.size;
-    if (lastDim(x) !== C) throw new RangeError(`rmsnormBackward: x ${fmt(x)} last dimension should be ${C} (the weight size)`);
-    const N = x.size / C;
+    const [N, C] = rmsnormShape(x, w, 'rmsnormBackward');
     expectSize(dx, x.size, 'rmsnormBackward dx');
     expectSize(dout, x.size, 'rmsnormBackward dout');
     expectSize(dw, C, 'rmsnormBackward dw');
@@ -193,20 +180,8 @@ export class RefBackend implements Backend {
     }
   }
 
-  /** Validates rope arguments; returns [N, NH, D, maxPos]. */
-  private ropeShape(x: Tensor, positions: Tensor, cos: Tensor, sin: Tensor, what: string): [number, number, number, number] {
-    expectRank(cos, 2, `${what} cos`);
-    expectShape(sin, cos.shape, `${what} sin`);
-    const [maxPos, half] = cos.shape as [number, number];
-    const D = 2 * half;
-    const N = positions.size;
-    if (lastDim(x) !== D) throw new RangeError(`${what}: x ${fmt(x)} last dimension should be ${D} (2 × cos columns)`);
-    if (N === 0 || x.size % (N * D) !== 0) throw new RangeError(`${what}: x ${fmt(x)} does not split into ${N} positions × heads × ${D}`);
-    return [N, x.size / (N * D), D, maxPos];
-  }
-
   ropeForward(out: Tensor, x: Tensor, positions: Tensor, cos: Tensor, sin: Tensor): void {
-    const [N, NH, D, maxPos] = this.ropeShape(x, positions, cos, sin, 'ropeForward');
+    const [N, NH, D, maxPos] = ropeShape(x, positions, cos, sin, 'ropeForward');
     expectSize(out, x.size, 'ropeForward out');
     const X = f32(x, 'ropeForward x');
     const O = f32(out, 'ropeForward out');
@@ -232,7 +207,7 @@ export class RefBackend implements Backend {
   }
 
   ropeBackward(dx: Tensor, dout: Tensor, positions: Tensor, cos: Tensor, sin: Tensor): void {
-    const [N, NH, D, maxPos] = this.ropeShape(dout, positions, cos, sin, 'ropeBackward');
+    const [N, NH, D, maxPos] = ropeShape(dout, positions, cos, sin, 'ropeBackward');
     expectSize(dx, dout.size, 'ropeBackward dx');
     const dX = f32(dx, 'ropeBackward dx');
     const dO = f32(dout, 'ropeBackward dout');
@@ -258,18 +233,6 @@ export class RefBackend implements Backend {
     }
   }
 
-  /** Validates attention arguments; returns [B, T, H, KVH, D]. */
-  private attentionShape(q: Tensor, k: Tensor, v: Tensor, what: string): [number, number, number, number, number] {
-    expectRank(q, 4, `${what} q`);
-    expectRank(k, 4, `${what} k`);
-    const [B, T, H, D] = q.shape as [number, number, number, number];
-    const KVH = k.shape[2]!;
-    expectShape(k, [B, T, KVH, D], `${what} k`);
-    expectShape(v, [B, T, KVH, D], `${what} v`);
-    if (KVH === 0 || H % KVH !== 0) throw new RangeError(`${what}: ${H} query heads are not a multiple of ${KVH} key/value heads`);
-    return [B, T, H, KVH, D];
-  }
-
   /** Scaled causal scores of query row (b, t, h) against keys 0..t, as float64 probabilities; returns lse. */
   private attentionRow(
     p: Float64Array, Q: Float32Array, K: Float32Array, qBase: number, kRow: (j: number) => number, len: number, D: number,
@@ -293,9 +256,7 @@ export class RefBackend implements Backend {
   }
 
   attentionForward(out: Tensor, lse: Tensor, q: Tensor, k: Tensor, v: Tensor): void {
-    const [B, T, H, KVH, D] = this.attentionShape(q, k, v, 'attentionForward');
-    expectShape(out, q.shape, 'attentionForward out');
-    expectShape(lse, [B, H, T], 'attentionForward lse');
+    const [B, T, H, KVH, D] = attentionForwardShape(out, lse, q, k, v);
     const Q = f32(q, 'attentionForward q');
     const K = f32(k, 'attentionForward k');
     const Vv = f32(v, 'attentionForward v');
@@ -323,13 +284,7 @@ export class RefBackend implements Backend {
   }
 
   attentionBackward(dq: Tensor, dk: Tensor, dv: Tensor, dout: Tensor, out: Tensor, lse: Tensor, q: Tensor, k: Tensor, v: Tensor): void {
-    const [B, T, H, KVH, D] = this.attentionShape(q, k, v, 'attentionBackward');
-    expectShape(dq, q.shape, 'attentionBackward dq');
-    expectShape(dk, k.shape, 'attentionBackward dk');
-    expectShape(dv, v.shape, 'attentionBackward dv');
-    expectShape(dout, q.shape, 'attentionBackward dout');
-    expectShape(out, q.shape, 'attentionBackward out');
-    expectShape(lse, [B, H, T], 'attentionBackward lse');
+    const [B, T, H, KVH, D] = attentionBackwardShape(dq, dk, dv, dout, out, lse, q, k, v);
     // The oracle recomputes the probabilities in float64 from q and k instead of trusting out / lse.
     const Q = f32(q, 'attentionBackward q');
     const K = f32(k, 'attentionBackward k');
@@ -373,15 +328,7 @@ export class RefBackend implements Backend {
   }
 
   attentionDecode(out: Tensor, q: Tensor, kCache: Tensor, vCache: Tensor, lens: Tensor): void {
-    expectRank(q, 3, 'attentionDecode q');
-    expectRank(kCache, 4, 'attentionDecode kCache');
-    const [B, H, D] = q.shape as [number, number, number];
-    const [, Tcap, KVH] = kCache.shape as [number, number, number, number];
-    expectShape(kCache, [B, Tcap, KVH, D], 'attentionDecode kCache');
-    expectShape(vCache, [B, Tcap, KVH, D], 'attentionDecode vCache');
-    expectShape(out, [B, H, D], 'attentionDecode out');
-    expectSize(lens, B, 'attentionDecode lens');
-    if (KVH === 0 || H % KVH !== 0) throw new RangeError(`attentionDecode: ${H} query heads are not a multiple of ${KVH} key/value heads`);
+    const [B, H, KVH, D, Tcap] = attentionDecodeShape(out, q, kCache, vCache, lens);
     const Q = f32(q, 'attentionDecode q');
     const K = f32(kCache, 'attentionDecode kCache');
     const Vv = f32(vCache, 'attentionDecode vCache');
@@ -412,12 +359,7 @@ export class RefBackend implements Backend {
   }
 
   kvCacheWrite(cache: Tensor, x: Tensor, pos: Tensor): void {
-    expectRank(cache, 4, 'kvCacheWrite cache');
-    expectRank(x, 4, 'kvCacheWrite x');
-    const [B, Tcap, KVH, D] = cache.shape as [number, number, number, number];
-    const T = x.shape[1]!;
-    expectShape(x, [B, T, KVH, D], 'kvCacheWrite x');
-    expectSize(pos, B, 'kvCacheWrite pos');
+    const [B, T, Tcap, KVH, D] = kvCacheWriteShape(cache, x, pos);
     const Cc = f32(cache, 'kvCacheWrite cache');
     const X = f32(x, 'kvCacheWrite x');
     const P = i32(pos, 'kvCacheWrite pos');
@@ -430,8 +372,7 @@ export class RefBackend implements Backend {
   }
 
   swigluForward(out: Tensor, gate: Tensor, up: Tensor): void {
-    expectSize(up, gate.size, 'swigluForward up');
-    expectSize(out, gate.size, 'swigluForward out');
+    expectSizes(gate.size, 'swigluForward', [[up, 'up'], [out, 'out']]);
     const G = f32(gate, 'swigluForward gate');
     const U = f32(up, 'swigluForward up');
     const O = f32(out, 'swigluForward out');
@@ -442,7 +383,7 @@ export class RefBackend implements Backend {
   }
 
   swigluBackward(dgate: Tensor, dup: Tensor, dout: Tensor, gate: Tensor, up: Tensor): void {
-    for (const [t, w] of [[dgate, 'dgate'], [dup, 'dup'], [dout, 'dout'], [up, 'up']] as const) expectSize(t, gate.size, `swigluBackward ${w}`);
+    expectSizes(gate.size, 'swigluBackward', [[dgate, 'dgate'], [dup, 'dup'], [dout, 'dout'], [up, 'up']]);
     const G = f32(gate, 'swigluBackward gate');
     const U = f32(up, 'swigluBackward up');
     const dO = f32(dout, 'swigluBackward dout');
@@ -457,16 +398,8 @@ export class RefBackend implements Backend {
     }
   }
 
-  /** Validates cross-entropy arguments; returns [N, V]. */
-  private crossEntropyShape(logits: Tensor, targets: Tensor, mask: Tensor | null, what: string): [number, number] {
-    const [N, V] = asMatrix(logits);
-    expectSize(targets, N, `${what} targets`);
-    if (mask) expectSize(mask, N, `${what} mask`);
-    return [N, V];
-  }
-
   crossEntropyForward(losses: Tensor, logits: Tensor, targets: Tensor, mask: Tensor | null): void {
-    const [N, V] = this.crossEntropyShape(logits, targets, mask, 'crossEntropyForward');
+    const [N, V] = crossEntropyShape(logits, targets, mask, 'crossEntropyForward');
     expectSize(losses, N, 'crossEntropyForward losses');
     const Lg = f32(logits, 'crossEntropyForward logits');
     const Tg = i32(targets, 'crossEntropyForward targets');
@@ -486,7 +419,7 @@ export class RefBackend implements Backend {
   }
 
   crossEntropyBackward(dlogits: Tensor, logits: Tensor, targets: Tensor, mask: Tensor | null, scale: number): void {
-    const [N, V] = this.crossEntropyShape(logits, targets, mask, 'crossEntropyBackward');
+    const [N, V] = crossEntropyShape(logits, targets, mask, 'crossEntropyBackward');
     expectSize(dlogits, logits.size, 'crossEntropyBackward dlogits');
     const Lg = f32(logits, 'crossEntropyBackward logits');
     const Tg = i32(targets, 'crossEntropyBackward targets');
@@ -511,8 +444,7 @@ export class RefBackend implements Backend {
   // ---- optimizer ----
 
   adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: AdamWParams): void {
-    for (const [t, w] of [[grad, 'grad'], [m, 'm'], [v, 'v']] as const) expectSize(t, param.size, `adamw ${w}`);
-    if (!Number.isInteger(p.step) || p.step < 1) throw new RangeError(`adamw: step must be an integer >= 1 (bias correction), got ${p.step}`);
+    adamwShape(param, grad, m, v, p.step);
     const P = f32(param, 'adamw param');
     const G = f32(grad, 'adamw grad');
     const Mm = f32(m, 'adamw m');

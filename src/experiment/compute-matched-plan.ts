@@ -2,6 +2,7 @@ import { UserError } from '../common/errors.js';
 import { formatCount, formatDuration } from '../common/progress.js';
 import { countParams, trainFlopsPerToken } from '../model/config.js';
 import type { ModelConfig } from '../model/types.js';
+import type { SweepAlpha } from '../stage/plan-record.js';
 import type { Arm } from './arm-table.js';
 
 /**
@@ -104,15 +105,8 @@ export interface SearchPlan {
   cost: { runs: number; flops: number; seconds: number | null };
 }
 
-/** One α of a sweep: its value (α, or the α quantile; null when α is not swept) and its stage folders. */
-export interface SweepAlpha {
-  value: number | null;
-  kind: 'alpha' | 'quantile' | null;
-  pairs: string;
-  synthesizer: string; // models/<synthesizer>
-  synth: string;
-  synthTokens: string;
-}
+// One α of a sweep: shared with the report, which reads it from plan.json.
+export type { SweepAlpha } from '../stage/plan-record.js';
 
 export interface SweepPlan {
   runs: Array<SweepRun & RunPlan>;

@@ -101,8 +101,6 @@ export function trainFlopsPerToken(c: ModelConfig, T: number): number {
   return 6 * matmulParams + 12 * c.numLayers * c.numHeads * c.headDim * T;
 }
 
-export type HfArchitecture = 'LlamaForCausalLM' | 'Qwen3ForCausalLM';
-
 /** A Hugging Face `config.json` for this model: Llama, or Qwen3 when QK-norm is on. */
 export function toHfConfig(c: ModelConfig): Record<string, unknown> {
   const qwen = c.qkNorm;

@@ -2,7 +2,7 @@ import type { Backend, Tensor } from '../engine/backend.js';
 import type { Batch, KVCache, LanguageModel, ModelConfig, ParamEntry } from './types.js';
 import { buildParamTable, isNormWeight } from './param-table.js';
 import { LlamaKVCache } from './kv-cache.js';
-import { SeededRandom } from './random.js';
+import { Mulberry32 } from '../common/mulberry32.js';
 
 /**
  * A Llama-3-style decoder (optionally Qwen3-style QK-norm) written against the engine interface only,
@@ -197,7 +197,7 @@ export class LlamaModel implements LanguageModel {
   }
 
   private initialize(seed: number): void {
-    const rng = new SeededRandom(seed);
+    const rng = new Mulberry32(seed);
     for (const e of this.paramTable) {
       const data = isNormWeight(e.name) ? new Float32Array(e.size).fill(1) : rng.normalArray(e.size, INIT_STD);
       this.writeParam(e.name, data);
@@ -323,8 +323,8 @@ export class LlamaModel implements LanguageModel {
     return this.gradScratch;
   }
 
-  /** The same storage under another shape. */
-  private as(t: Tensor, shape: number[]): Tensor {
+  /** A view of t's storage under another shape of the same size (no copy). */
+  private reshaped(t: Tensor, shape: number[]): Tensor {
     return this.backend.view(t, 0, shape);
   }
 
@@ -342,20 +342,20 @@ export class LlamaModel implements LanguageModel {
     be.rmsnormForward(a.ln1, a.ln1Rstd, x, w.ln1, eps);
     be.matmul(a.qRaw, a.ln1, w.wq, { transB: true }); // (N, H*D)
     be.matmul(a.kRaw, a.ln1, w.wk, { transB: true }); // (N, KVH*D)
-    be.matmul(this.as(a.v, [N, KVH * D]), a.ln1, w.wv, { transB: true }); // (N, KVH*D)
+    be.matmul(this.reshaped(a.v, [N, KVH * D]), a.ln1, w.wv, { transB: true }); // (N, KVH*D)
     if (w.qNorm && w.kNorm && a.qRstd && a.kRstd) {
-      be.rmsnormForward(a.q, a.qRstd, this.as(a.qRaw, [B, T, H, D]), w.qNorm, eps);
-      be.rmsnormForward(a.k, a.kRstd, this.as(a.kRaw, [B, T, KVH, D]), w.kNorm, eps);
+      be.rmsnormForward(a.q, a.qRstd, this.reshaped(a.qRaw, [B, T, H, D]), w.qNorm, eps);
+      be.rmsnormForward(a.k, a.kRstd, this.reshaped(a.kRaw, [B, T, KVH, D]), w.kNorm, eps);
       be.ropeForward(a.q, a.q, positions, this.ropeCos, this.ropeSin);
       be.ropeForward(a.k, a.k, positions, this.ropeCos, this.ropeSin);
     } else {
-      be.ropeForward(a.q, this.as(a.qRaw, [B, T, H, D]), positions, this.ropeCos, this.ropeSin);
-      be.ropeForward(a.k, this.as(a.kRaw, [B, T, KVH, D]), positions, this.ropeCos, this.ropeSin);
+      be.ropeForward(a.q, this.reshaped(a.qRaw, [B, T, H, D]), positions, this.ropeCos, this.ropeSin);
+      be.ropeForward(a.k, this.reshaped(a.kRaw, [B, T, KVH, D]), positions, this.ropeCos, this.ropeSin);
     }
     attend(l, a); // a.att (B, T, H, D)
     // ln2 is free until the MLP, so it holds Wo·att; x may alias residOut when decoding (layers share
     // buffers there), so residOut is written only after x has been read for the last time.
-    be.matmul(a.ln2, this.as(a.att, [N, H * D]), w.wo, { transB: true }); // (N, C)
+    be.matmul(a.ln2, this.reshaped(a.att, [N, H * D]), w.wo, { transB: true }); // (N, C)
     be.add(a.residMid, x, a.ln2);
     be.rmsnormForward(a.ln2, a.ln2Rstd, a.residMid, w.ln2, eps);
     be.matmul(a.gate, a.ln2, w.wg, { transB: true }); // (N, F)
@@ -447,9 +447,7 @@ export class LlamaModel implements LanguageModel {
     if (count <= 0) return { loss: 0, tokens: 0 };
     const be = this.backend;
     const d = this.gradsFor(a);
-    const { numHeads: H, numKVHeads: KVH, headDim: D } = this.config;
     const { B, T } = a;
-    const N = B * T;
 
     // loss → logits → final norm
     be.crossEntropyBackward(d.dlogits, a.logits!, a.targets, batch.mask ? a.mask : null, gradScale / count);
@@ -460,55 +458,66 @@ export class LlamaModel implements LanguageModel {
     be.rmsnormBackward(d.dresid, this.dnormF, d.dln, xLast, this.normF, a.lnfRstd);
 
     for (let l = this.config.numLayers - 1; l >= 0; l--) {
-      const la = a.layers[l]!;
-      const w = this.layers[l]!;
-      const dw = this.dlayers[l]!;
       const x = l === 0 ? a.x0 : a.layers[l - 1]!.residOut;
-
-      // MLP branch: residOut = residMid + Wd·swi ; dresid flows to residMid unchanged
-      be.matmul(d.dswi, d.dresid, w.wd); // (N, F) = (N, C) · (C, F)
-      be.matmul(dw.wd, d.dresid, la.swi, { transA: true, beta: 1 }); // (C, F)
-      be.fill(d.dgate, 0);
-      be.fill(d.dup, 0);
-      be.swigluBackward(d.dgate, d.dup, d.dswi, la.gate, la.up);
-      be.matmul(d.dln, d.dgate, w.wg); // (N, C) = (N, F) · (F, C)
-      be.matmul(d.dln, d.dup, w.wu, { beta: 1 });
-      be.matmul(dw.wg, d.dgate, la.ln2, { transA: true, beta: 1 }); // (F, C)
-      be.matmul(dw.wu, d.dup, la.ln2, { transA: true, beta: 1 });
-      be.rmsnormBackward(d.dresid, dw.ln2, d.dln, la.residMid, w.ln2, la.ln2Rstd);
-
-      // attention branch: residMid = x + Wo·att ; dresid flows to x unchanged
-      be.matmul(d.datt, d.dresid, w.wo); // (N, H*D) = (N, C) · (C, H*D)
-      be.matmul(dw.wo, d.dresid, this.as(la.att, [N, H * D]), { transA: true, beta: 1 }); // (C, H*D)
-      be.fill(d.dq, 0);
-      be.fill(d.dk, 0);
-      be.fill(d.dv, 0);
-      be.attentionBackward(d.dq, d.dk, d.dv, this.as(d.datt, [B, T, H, D]), la.att, la.lse, la.q, la.k, la.v);
-      be.fill(d.dqPre, 0);
-      be.fill(d.dkPre, 0);
-      be.ropeBackward(this.as(d.dqPre, [B, T, H, D]), d.dq, a.positions, this.ropeCos, this.ropeSin);
-      be.ropeBackward(this.as(d.dkPre, [B, T, KVH, D]), d.dk, a.positions, this.ropeCos, this.ropeSin);
-      let dqRaw = d.dqPre;
-      let dkRaw = d.dkPre;
-      if (w.qNorm && w.kNorm && dw.qNorm && dw.kNorm && d.dqRaw && d.dkRaw && la.qRstd && la.kRstd) {
-        be.fill(d.dqRaw, 0);
-        be.fill(d.dkRaw, 0);
-        be.rmsnormBackward(this.as(d.dqRaw, [N * H, D]), dw.qNorm, this.as(d.dqPre, [N * H, D]), this.as(la.qRaw, [N * H, D]), w.qNorm, la.qRstd);
-        be.rmsnormBackward(this.as(d.dkRaw, [N * KVH, D]), dw.kNorm, this.as(d.dkPre, [N * KVH, D]), this.as(la.kRaw, [N * KVH, D]), w.kNorm, la.kRstd);
-        dqRaw = d.dqRaw;
-        dkRaw = d.dkRaw;
-      }
-      const dv2 = this.as(d.dv, [N, KVH * D]);
-      be.matmul(d.dln, dqRaw, w.wq); // (N, C) = (N, H*D) · (H*D, C)
-      be.matmul(d.dln, dkRaw, w.wk, { beta: 1 });
-      be.matmul(d.dln, dv2, w.wv, { beta: 1 });
-      be.matmul(dw.wq, dqRaw, la.ln1, { transA: true, beta: 1 }); // (H*D, C)
-      be.matmul(dw.wk, dkRaw, la.ln1, { transA: true, beta: 1 }); // (KVH*D, C)
-      be.matmul(dw.wv, dv2, la.ln1, { transA: true, beta: 1 });
-      be.rmsnormBackward(d.dresid, dw.ln1, d.dln, x, w.ln1, la.ln1Rstd);
+      this.layerBackward(l, a.layers[l]!, x, d, B, T, a.positions);
     }
     be.embeddingBackward(this.dwte, d.dresid, a.tokens);
     return { loss: sumLoss / count, tokens: count };
+  }
+
+  /**
+   * The backward of one decoder layer (layerForward in reverse) from its saved activations `la` and
+   * its input x (N, C). d.dresid (N, C) holds d(residOut) on entry and d(x) on exit; the layer's
+   * weight gradients are added into dlayers[l].
+   */
+  private layerBackward(l: number, la: LayerActs, x: Tensor, d: Grads, B: number, T: number, positions: Tensor): void {
+    const be = this.backend;
+    const w = this.layers[l]!;
+    const dw = this.dlayers[l]!;
+    const { numHeads: H, numKVHeads: KVH, headDim: D } = this.config;
+    const N = B * T;
+
+    // MLP branch: residOut = residMid + Wd·swi ; dresid flows to residMid unchanged
+    be.matmul(d.dswi, d.dresid, w.wd); // (N, F) = (N, C) · (C, F)
+    be.matmul(dw.wd, d.dresid, la.swi, { transA: true, beta: 1 }); // (C, F)
+    be.fill(d.dgate, 0);
+    be.fill(d.dup, 0);
+    be.swigluBackward(d.dgate, d.dup, d.dswi, la.gate, la.up);
+    be.matmul(d.dln, d.dgate, w.wg); // (N, C) = (N, F) · (F, C)
+    be.matmul(d.dln, d.dup, w.wu, { beta: 1 });
+    be.matmul(dw.wg, d.dgate, la.ln2, { transA: true, beta: 1 }); // (F, C)
+    be.matmul(dw.wu, d.dup, la.ln2, { transA: true, beta: 1 });
+    be.rmsnormBackward(d.dresid, dw.ln2, d.dln, la.residMid, w.ln2, la.ln2Rstd);
+
+    // attention branch: residMid = x + Wo·att ; dresid flows to x unchanged
+    be.matmul(d.datt, d.dresid, w.wo); // (N, H*D) = (N, C) · (C, H*D)
+    be.matmul(dw.wo, d.dresid, this.reshaped(la.att, [N, H * D]), { transA: true, beta: 1 }); // (C, H*D)
+    be.fill(d.dq, 0);
+    be.fill(d.dk, 0);
+    be.fill(d.dv, 0);
+    be.attentionBackward(d.dq, d.dk, d.dv, this.reshaped(d.datt, [B, T, H, D]), la.att, la.lse, la.q, la.k, la.v);
+    be.fill(d.dqPre, 0);
+    be.fill(d.dkPre, 0);
+    be.ropeBackward(this.reshaped(d.dqPre, [B, T, H, D]), d.dq, positions, this.ropeCos, this.ropeSin);
+    be.ropeBackward(this.reshaped(d.dkPre, [B, T, KVH, D]), d.dk, positions, this.ropeCos, this.ropeSin);
+    let dqRaw = d.dqPre;
+    let dkRaw = d.dkPre;
+    if (w.qNorm && w.kNorm && dw.qNorm && dw.kNorm && d.dqRaw && d.dkRaw && la.qRstd && la.kRstd) {
+      be.fill(d.dqRaw, 0);
+      be.fill(d.dkRaw, 0);
+      be.rmsnormBackward(this.reshaped(d.dqRaw, [N * H, D]), dw.qNorm, this.reshaped(d.dqPre, [N * H, D]), this.reshaped(la.qRaw, [N * H, D]), w.qNorm, la.qRstd);
+      be.rmsnormBackward(this.reshaped(d.dkRaw, [N * KVH, D]), dw.kNorm, this.reshaped(d.dkPre, [N * KVH, D]), this.reshaped(la.kRaw, [N * KVH, D]), w.kNorm, la.kRstd);
+      dqRaw = d.dqRaw;
+      dkRaw = d.dkRaw;
+    }
+    const dv2 = this.reshaped(d.dv, [N, KVH * D]);
+    be.matmul(d.dln, dqRaw, w.wq); // (N, C) = (N, H*D) · (H*D, C)
+    be.matmul(d.dln, dkRaw, w.wk, { beta: 1 });
+    be.matmul(d.dln, dv2, w.wv, { beta: 1 });
+    be.matmul(dw.wq, dqRaw, la.ln1, { transA: true, beta: 1 }); // (H*D, C)
+    be.matmul(dw.wk, dkRaw, la.ln1, { transA: true, beta: 1 }); // (KVH*D, C)
+    be.matmul(dw.wv, dv2, la.ln1, { transA: true, beta: 1 });
+    be.rmsnormBackward(d.dresid, dw.ln1, d.dln, x, w.ln1, la.ln1Rstd);
   }
 
   // ---- generation ----
@@ -603,7 +612,7 @@ export class LlamaModel implements LanguageModel {
           be.kvCacheWrite(seq(vc), row(a.v), be.view(d.positions, b, [1]));
         }
       }
-      be.attentionDecode(this.as(a.att, [B, H, D]), this.as(a.q, [B, H, D]), kc, vc, d.lensAfter);
+      be.attentionDecode(this.reshaped(a.att, [B, H, D]), this.reshaped(a.q, [B, H, D]), kc, vc, d.lensAfter);
     };
     this.trunkForward(d, attend);
     be.matmul(d.headOut, d.lnf, this.lmHead, { transB: true }); // (B, V)
@@ -615,6 +624,10 @@ export class LlamaModel implements LanguageModel {
     return out;
   }
 
+  /**
+   * Drops this model's activation, gradient-scratch and decode buffers (rebuilt on the next call that
+   * needs them). Parameters and gradients stay: they live as long as the model object.
+   */
   dispose(): void {
     this.acts = null;
     this.gradScratch = null;

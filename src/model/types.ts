@@ -78,6 +78,6 @@ export interface LanguageModel {
    */
   step(cache: KVCache, tokens: Int32Array, T: number, active?: Uint8Array): Float32Array;
 
-  /** Releases backend memory (activations, caches, parameters). */
+  /** Drops the buffers a forward or decode pass allocated (activations, scratch); parameters stay. */
   dispose?(): void;
 }

@@ -1,3 +1,4 @@
+import { fmix32 } from '../common/hash.js';
 /**
  * MinHash signatures of documents as sets of word n-gram shingles, for the near-duplicate filter.
  *
@@ -126,12 +127,3 @@ function wordHashes(text: string): { count: number; a: Uint32Array; b: Uint32Arr
   return { count: words.length, a, b };
 }
 
-/** MurmurHash3's 32-bit finaliser: every input bit affects every output bit. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}

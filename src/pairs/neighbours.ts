@@ -9,7 +9,3 @@ export interface Neighbours {
   rows: Int32Array; // (queries, k) base row index, -1 when empty
   sims: Float32Array; // (queries, k) cosine similarity, NaN when empty
 }
-
-export function emptyNeighbours(queries: number, k: number): Neighbours {
-  return { k, queries, rows: new Int32Array(queries * k).fill(-1), sims: new Float32Array(queries * k).fill(Number.NaN) };
-}

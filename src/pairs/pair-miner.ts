@@ -1,4 +1,5 @@
 import { UserError } from '../common/errors.js';
+import { Mulberry32 } from '../common/mulberry32.js';
 import { AnnIndex, PARALLEL_BUILD_FROM, type AnnParams } from './ann-index.js';
 import { passesAlpha, resolveAlpha, type ResolvedAlpha } from './alpha-threshold.js';
 import { MinHasher, estimateJaccard } from './minhash.js';
@@ -134,38 +135,107 @@ export async function minePairs(set: VectorSet, texts: TextSource, opts: PairMin
   checkVectorSet(set, origin);
   checkOptions(opts);
   const n = set.ids.length;
-  const dim = set.dim;
   if (n < 2) throw new UserError(`${origin}: holds ${n} document; pair mining needs at least 2`);
   const progress = hooks.onProgress ?? (() => {});
-  const unit = normalizeRows(set.vectors, dim);
-  const live = nonZeroRows(unit, dim); // rows that take part in the search
-  const liveVectors = live.length === n ? unit : gatherRows(unit, dim, live); // (live, dim)
-  const k = opts.k;
-  const kk = k + 1; // the document usually finds itself first
+  const rows = liveRows(set);
 
-  // 1. The index (ANN only), reused from an interrupted attempt when there is one.
-  let ann: AnnIndex | undefined;
-  let indexReused = false;
   const tIndex = performance.now();
-  if (opts.search === 'ann') {
-    ann = hooks.checkpoint?.loadIndex(dim, opts.ann, kk);
-    if (ann && ann.size !== live.length) throw new Error(`the saved index holds ${ann.size} vectors, expected ${live.length}`);
-    indexReused = ann !== undefined;
-    if (!ann) {
-      ann = AnnIndex.create(dim, opts.ann, kk);
-      const step = 8192;
-      for (let i = 0; i < live.length; i += step) {
-        const end = Math.min(i + step, live.length);
-        ann.add(liveVectors.subarray(i * dim, end * dim), live.subarray(i, end), opts.threads, live.length < (opts.ann.parallelBuildFrom ?? PARALLEL_BUILD_FROM));
-        progress('index', end, live.length);
-      }
-      hooks.checkpoint?.saveIndex(ann);
-    }
-  }
+  const index = opts.search === 'ann' ? buildIndex(rows, opts, hooks.checkpoint, progress) : { ann: undefined, reused: false };
   const indexSeconds = (performance.now() - tIndex) / 1000;
 
-  // 2. The (k+1)-neighbour search, block by block.
   const tSearch = performance.now();
+  const search = searchNeighbours(rows, index.ann, opts, hooks.checkpoint, progress);
+  const searchSeconds = (performance.now() - tSearch) / 1000;
+
+  const drops = noDrops();
+  const alpha = applyAlpha(rows.live, search.neighbours, opts, drops);
+
+  const tTexts = performance.now();
+  const dedup = await dropNearDuplicates(alpha.survivors, set.ids, texts, opts.nearDuplicate, origin, drops, progress);
+  let textsSeconds = (performance.now() - tTexts) / 1000;
+
+  const tRecall = performance.now();
+  const recall = opts.search === 'ann' && opts.recallSample > 0 ? measureRecall(rows, search.neighbours, opts, progress) : null;
+  const recallSeconds = (performance.now() - tRecall) / 1000;
+
+  // Examples for the report: kept pairs and, to audit the filter, some near-duplicate drops.
+  const tSamples = performance.now();
+  const samples = await pickSamples(alpha.survivors, dedup.notDuplicate, dedup.jaccard, set.ids, texts, opts, origin, opts.nearDuplicate.threshold !== null);
+  textsSeconds += (performance.now() - tSamples) / 1000;
+
+  const { pairs } = dedup;
+  const kk = opts.k + 1;
+  const stats: PairStats = {
+    documents: n,
+    dim: rows.dim,
+    zeroVectors: n - rows.live.length,
+    k: opts.k,
+    search: opts.search,
+    ann: opts.search === 'ann' ? { ...opts.ann, expansionSearch: Math.max(opts.ann.expansionSearch, kk) } : null,
+    threads: opts.threads,
+    alpha: alpha.alpha,
+    nearDuplicate: { ...opts.nearDuplicate, signatures: dedup.signatures },
+    neighboursReturned: alpha.neighboursReturned,
+    candidates: alpha.candidates.d1.length,
+    pairs: pairs.d1.length,
+    drops,
+    similarity: {
+      candidates: similarityHistogram(alpha.candidates.sims),
+      pairs: similarityHistogram(pairs.sims),
+      candidateSummary: summarize(alpha.candidates.sims),
+      pairSummary: summarize(pairs.sims),
+    },
+    partners: partnerStats(pairs, n, opts.k),
+    recall,
+    searchBlocks: search.blocks,
+    searchBlocksReused: search.blocksReused,
+    indexReused: index.reused,
+    exactFallback: search.exactFallback,
+    seconds: { index: indexSeconds, search: searchSeconds, recall: recallSeconds, texts: textsSeconds, total: (performance.now() - t0) / 1000 },
+  };
+  return { pairs, stats, samples };
+}
+
+/** The unit vectors that take part in the search: all-zero rows (empty documents) left out. */
+interface LiveRows {
+  dim: number;
+  /** Vector-set row of each live row. */
+  live: Uint32Array;
+  /** (live, dim) unit vectors. */
+  vectors: Float32Array;
+}
+
+function liveRows(set: VectorSet): LiveRows {
+  const dim = set.dim;
+  const unit = normalizeRows(set.vectors, dim);
+  const live = nonZeroRows(unit, dim);
+  return { dim, live, vectors: live.length === set.ids.length ? unit : gatherRows(unit, dim, live) };
+}
+
+/** Phase 1: the HNSW index over the live rows, reused from an interrupted attempt when there is one. */
+function buildIndex(rows: LiveRows, opts: PairMinerOptions, checkpoint: SearchCheckpoint | undefined, progress: Progress): { ann: AnnIndex; reused: boolean } {
+  const { dim, live, vectors } = rows;
+  const kk = opts.k + 1; // the document usually finds itself first
+  const saved = checkpoint?.loadIndex(dim, opts.ann, kk);
+  if (saved && saved.size !== live.length) throw new Error(`the saved index holds ${saved.size} vectors, expected ${live.length}`);
+  if (saved) return { ann: saved, reused: true };
+  const ann = AnnIndex.create(dim, opts.ann, kk);
+  const step = 8192;
+  for (let i = 0; i < live.length; i += step) {
+    const end = Math.min(i + step, live.length);
+    ann.add(vectors.subarray(i * dim, end * dim), live.subarray(i, end), opts.threads, live.length < (opts.ann.parallelBuildFrom ?? PARALLEL_BUILD_FROM));
+    progress('index', end, live.length);
+  }
+  checkpoint?.saveIndex(ann);
+  return { ann, reused: false };
+}
+
+/** Phase 2: the (k+1)-neighbour search of every live row, block by block (ANN, or exact without an index). */
+function searchNeighbours(
+  rows: LiveRows, ann: AnnIndex | undefined, opts: PairMinerOptions, checkpoint: SearchCheckpoint | undefined, progress: Progress,
+): { neighbours: Neighbours; blocks: number; blocksReused: number; exactFallback: number } {
+  const { dim, live, vectors } = rows;
+  const kk = opts.k + 1;
   const blocks = Math.ceil(live.length / opts.searchBlock);
   const found: Neighbours[] = [];
   let blocksReused = 0;
@@ -173,39 +243,47 @@ export async function minePairs(set: VectorSet, texts: TextSource, opts: PairMin
   for (let b = 0; b < blocks; b++) {
     const start = b * opts.searchBlock;
     const end = Math.min(start + opts.searchBlock, live.length);
-    let result = hooks.checkpoint?.loadBlock(b);
+    let result = checkpoint?.loadBlock(b);
     if (result && (result.queries !== end - start || result.k !== kk)) throw new Error(`search block ${b}: saved ${result.queries} × ${result.k}, expected ${end - start} × ${kk}`);
     if (result) blocksReused++;
     else {
-      const queries = liveVectors.subarray(start * dim, end * dim);
+      const queries = vectors.subarray(start * dim, end * dim);
       if (ann) {
         result = ann.search(queries, kk, opts.threads);
-        exactFallback += searchLostExactly(result, live.subarray(start, end), liveVectors, live, queries, dim, opts.threads);
-      } else result = exactNeighbours(liveVectors, live, queries, dim, kk, opts.threads);
-      hooks.checkpoint?.saveBlock(b, result);
+        exactFallback += searchLostExactly(result, live.subarray(start, end), vectors, live, queries, dim, opts.threads);
+      } else result = exactNeighbours(vectors, live, queries, dim, kk, opts.threads);
+      checkpoint?.saveBlock(b, result);
     }
     found.push(result);
     progress('search', end, live.length);
   }
-  const neighbours = concatNeighbours(found, kk);
-  const searchSeconds = (performance.now() - tSearch) / 1000;
+  return { neighbours: concatNeighbours(found, kk), blocks, blocksReused, exactFallback };
+}
 
-  // 3. Candidates (self and the spare neighbour dropped), then α.
-  const drops = noDrops();
+/** Phase 3: candidates (self and the spare neighbour dropped), then the α threshold. */
+function applyAlpha(
+  live: Uint32Array, neighbours: Neighbours, opts: PairMinerOptions, drops: PairDrops,
+): { neighboursReturned: number; candidates: PairList; alpha: ResolvedAlpha; survivors: PairList } {
   let neighboursReturned = 0;
   for (let i = 0; i < neighbours.rows.length; i++) if (neighbours.rows[i]! >= 0) neighboursReturned++;
-  const candidates = selectCandidates(live, neighbours, k, drops);
+  const candidates = selectCandidates(live, neighbours, opts.k, drops);
   const alpha = resolveAlpha(candidates.sims, opts);
   const aboveAlpha = new Uint8Array(candidates.d1.length);
   for (let i = 0; i < aboveAlpha.length; i++) {
     if (passesAlpha(candidates.sims[i]!, alpha.value)) aboveAlpha[i] = 1;
     else drops.below_alpha++;
   }
-  const survivors = filterPairs(candidates, aboveAlpha);
+  return { neighboursReturned, candidates, alpha, survivors: filterPairs(candidates, aboveAlpha) };
+}
 
-  // 4. Near-duplicates: signatures of the documents that appear in a surviving pair, in one text pass.
-  const tTexts = performance.now();
-  const nd = opts.nearDuplicate;
+/**
+ * Phase 4: near-duplicates. MinHash signatures of the documents that appear in a surviving pair, in
+ * one text pass; a pair whose Jaccard estimate reaches the threshold is dropped.
+ */
+async function dropNearDuplicates(
+  survivors: PairList, ids: readonly string[], texts: TextSource, nd: NearDuplicateOptions, origin: string, drops: PairDrops, progress: Progress,
+): Promise<{ pairs: PairList; jaccard: Float32Array; notDuplicate: Uint8Array; signatures: number }> {
+  const n = ids.length;
   const hasher = new MinHasher({ shingleWords: nd.shingleWords, permutations: nd.permutations });
   const slot = new Int32Array(n).fill(-1);
   let needed = 0;
@@ -216,7 +294,7 @@ export async function minePairs(set: VectorSet, texts: TextSource, opts: PairMin
   }
   const K = nd.permutations;
   const signatures = new Uint32Array(needed * K); // (needed, K)
-  await forEachText(texts, set.ids, origin, (row, text) => {
+  await forEachText(texts, ids, origin, (row, text) => {
     if (slot[row]! >= 0) hasher.signature(text, signatures.subarray(slot[row]! * K, (slot[row]! + 1) * K));
   }, (done) => progress('texts', done, n));
   const jaccard = new Float32Array(survivors.d1.length).fill(Number.NaN);
@@ -231,64 +309,30 @@ export async function minePairs(set: VectorSet, texts: TextSource, opts: PairMin
       }
     }
   }
-  const pairs = filterPairs(survivors, notDuplicate);
-  let textsSeconds = (performance.now() - tTexts) / 1000;
-
-  // 5. ANN recall@k against exact search on a sample of query documents.
-  const tRecall = performance.now();
-  let recall: RecallStats | null = null;
-  if (opts.search === 'ann' && opts.recallSample > 0) {
-    const positions = sampleIndices(live.length, opts.recallSample, opts.seed);
-    const sampleRows = Uint32Array.from(positions, (p) => live[p]!);
-    const truth = exactNeighbours(liveVectors, live, gatherRows(liveVectors, dim, Uint32Array.from(positions)), dim, kk, opts.threads);
-    let hits = 0;
-    let total = 0;
-    positions.forEach((p, i) => {
-      const want = nonSelfTopK(truth.rows, i * kk, kk, sampleRows[i]!, k);
-      const got = new Set(nonSelfTopK(neighbours.rows, p * kk, kk, sampleRows[i]!, k));
-      for (const r of want) if (got.has(r)) hits++;
-      total += want.length;
-      if (i % 64 === 0) progress('recall', i, positions.length);
-    });
-    recall = { k, sample: positions.length, value: total > 0 ? hits / total : 1 };
-  }
-  const recallSeconds = (performance.now() - tRecall) / 1000;
-
-  // 6. Examples for the report: kept pairs and, to audit the filter, some near-duplicate drops.
-  const tSamples = performance.now();
-  const samples = await pickSamples(survivors, notDuplicate, jaccard, set.ids, texts, opts, origin, nd.threshold !== null);
-  textsSeconds += (performance.now() - tSamples) / 1000;
-
-  const stats: PairStats = {
-    documents: n,
-    dim,
-    zeroVectors: n - live.length,
-    k,
-    search: opts.search,
-    ann: opts.search === 'ann' ? { ...opts.ann, expansionSearch: Math.max(opts.ann.expansionSearch, kk) } : null,
-    threads: opts.threads,
-    alpha,
-    nearDuplicate: { ...nd, signatures: needed },
-    neighboursReturned,
-    candidates: candidates.d1.length,
-    pairs: pairs.d1.length,
-    drops,
-    similarity: {
-      candidates: similarityHistogram(candidates.sims),
-      pairs: similarityHistogram(pairs.sims),
-      candidateSummary: summarize(candidates.sims),
-      pairSummary: summarize(pairs.sims),
-    },
-    partners: partnerStats(pairs, n, k),
-    recall,
-    searchBlocks: blocks,
-    searchBlocksReused: blocksReused,
-    indexReused,
-    exactFallback,
-    seconds: { index: indexSeconds, search: searchSeconds, recall: recallSeconds, texts: textsSeconds, total: (performance.now() - t0) / 1000 },
-  };
-  return { pairs, stats, samples };
+  return { pairs: filterPairs(survivors, notDuplicate), jaccard, notDuplicate, signatures: needed };
 }
+
+/** Phase 5: ANN recall@k against exact search on a seeded sample of query documents. */
+function measureRecall(rows: LiveRows, neighbours: Neighbours, opts: PairMinerOptions, progress: Progress): RecallStats {
+  const { dim, live, vectors } = rows;
+  const k = opts.k;
+  const kk = k + 1;
+  const positions = sampleIndices(live.length, opts.recallSample, opts.seed);
+  const sampleRows = Uint32Array.from(positions, (p) => live[p]!);
+  const truth = exactNeighbours(vectors, live, gatherRows(vectors, dim, Uint32Array.from(positions)), dim, kk, opts.threads);
+  let hits = 0;
+  let total = 0;
+  positions.forEach((p, i) => {
+    const want = nonSelfTopK(truth.rows, i * kk, kk, sampleRows[i]!, k);
+    const got = new Set(nonSelfTopK(neighbours.rows, p * kk, kk, sampleRows[i]!, k));
+    for (const r of want) if (got.has(r)) hits++;
+    total += want.length;
+    if (i % 64 === 0) progress('recall', i, positions.length);
+  });
+  return { k, sample: positions.length, value: total > 0 ? hits / total : 1 };
+}
+
+type Progress = (phase: MinerPhase, done: number, total: number) => void;
 
 function checkOptions(o: PairMinerOptions): void {
   const positive = (name: string, v: number) => {
@@ -396,28 +440,17 @@ async function forEachText(texts: TextSource, ids: readonly string[], origin: st
 /** `count` distinct indices of [0, n), in a seeded random order (partial Fisher–Yates). */
 export function sampleIndices(n: number, count: number, seed: number): number[] {
   const m = Math.min(count, n);
-  const rand = mulberry32(seed);
+  const rand = new Mulberry32(seed);
   const swapped = new Map<number, number>();
   const out: number[] = [];
   for (let i = 0; i < m; i++) {
-    const j = i + Math.floor(rand() * (n - i));
+    const j = i + Math.floor(rand.uniform() * (n - i));
     const vi = swapped.get(i) ?? i;
     const vj = swapped.get(j) ?? j;
     swapped.set(j, vi);
     out.push(vj);
   }
   return out;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 async function pickSamples(

@@ -12,6 +12,7 @@ import { AnnIndex } from './ann-index.js';
 import type { Neighbours } from './neighbours.js';
 import { minePairs, type MinerPhase, type PairMinerOptions, type PairStats, type SearchCheckpoint } from './pair-miner.js';
 import { writePairsFile } from './pairs-file.js';
+import { shouldFailAfter, type StageTestHooks } from '../stage/test-hooks.js';
 
 /**
  * `sbp pair`: mines document pairs from `embed/vectors.bin` (texts from `corpus/train-*.jsonl` for
@@ -39,8 +40,8 @@ export interface PairStageOptions {
   threads?: number;
   force?: boolean;
   quiet?: boolean;
-  /** Test hook: throw after this many search blocks were searched in this attempt (simulates a kill). */
-  failAfterBlocks?: number;
+  /** Test hooks (failAfterUnits: search blocks searched in this attempt) to simulate a kill. */
+  testHooks?: StageTestHooks;
 }
 
 export type PairStageStats = PairStats;
@@ -92,7 +93,7 @@ export async function runPairStage(opts: PairStageOptions): Promise<StageResult<
       const texts = () => readCorpusDocs(corpusDir, 'train');
       const progress = phaseProgress(opts.quiet ?? false);
       const result = await minePairs(set, texts, minerOptions(opts.config, opts.seed, threads), {
-        checkpoint: stageCheckpoint(ctx, opts.config.searchBlock, opts.failAfterBlocks),
+        checkpoint: stageCheckpoint(ctx, opts.config.searchBlock, opts.testHooks),
         onProgress: progress.update,
         origin: vectorsPath,
       });
@@ -108,7 +109,7 @@ export async function runPairStage(opts: PairStageOptions): Promise<StageResult<
 }
 
 /** Saves the index and each search block into the stage folder, each recorded by a marker. */
-function stageCheckpoint(ctx: StageContext, searchBlock: number, failAfterBlocks: number | undefined): SearchCheckpoint {
+function stageCheckpoint(ctx: StageContext, searchBlock: number, testHooks: StageTestHooks | undefined): SearchCheckpoint {
   // Markers name the block size: blocks of another size (a changed searchBlock) are not reused.
   const marker = (b: number) => `block-${searchBlock}-${b}`;
   const indexPath = join(ctx.dir, INDEX_FILE);
@@ -126,7 +127,7 @@ function stageCheckpoint(ctx: StageContext, searchBlock: number, failAfterBlocks
       return ctx.isDone(marker(b)) && existsSync(path) ? decodeBlock(readFileSync(path)) : undefined;
     },
     saveBlock: (b, result) => {
-      if (failAfterBlocks !== undefined && searched >= failAfterBlocks) throw new Error(`stopped after ${searched} search block(s) (test hook)`);
+      if (shouldFailAfter(testHooks, searched)) throw new Error(`stopped after ${searched} search block(s) (test hook)`);
       writeFileAtomic(blockPath(ctx.dir, searchBlock, b), encodeBlock(result));
       ctx.markDone(marker(b));
       searched++;

@@ -4,7 +4,7 @@ import { writeJsonAtomic } from '../common/fs-atomic.js';
 import { EMBED_STAGE, VECTORS_FILE } from '../embed/embed-stage.js';
 import { VectorsReader } from '../embed/vectors-file.js';
 import { inputHash, runStage, stageDir, type StageResult } from '../stage/stage.js';
-import { SeededRandom } from '../tokens/seeded-random.js';
+import { KeyedRandom } from '../tokens/keyed-random.js';
 import type { PairList } from './pair-list.js';
 import { PAIR_STATS_FILE, PAIRS_FILE } from './pair-stage.js';
 import { readPairsFile, writePairsFile } from './pairs-file.js';
@@ -26,7 +26,7 @@ export interface RandomPairsStats {
  */
 export function drawRandomPairs(documents: number, count: number, seed: number): { d1: Uint32Array; d2: Uint32Array } {
   if (count > documents * (documents - 1)) throw new UserError(`random pairs: ${count} pairs asked of ${documents} documents, which hold only ${documents * (documents - 1)} distinct pairs`);
-  const rng = new SeededRandom(seed, 0x7a125);
+  const rng = new KeyedRandom(seed, 0x7a125);
   const seen = new Set<number>();
   const out: Array<[number, number]> = [];
   while (out.length < count) {

@@ -8,7 +8,7 @@ import type { PairSample, PairStats } from '../pairs/pair-miner.js';
 import type { TokenizerStageStats } from '../tokenizer/tokenizer-stage.js';
 import type { TokenizeStats } from '../tokens/tokenize-corpus.js';
 import type { VariantGroup } from '../eval/variant-summary.js';
-import type { SweepAlpha } from '../experiment/compute-matched-plan.js';
+import type { SweepAlpha } from '../stage/plan-record.js';
 
 /**
  * Everything the report shows, read from a run directory. Each part is null when its stage has not

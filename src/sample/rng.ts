@@ -1,3 +1,6 @@
+import { fmix32 } from '../common/hash.js';
+import { permutation } from '../common/permutation.js';
+
 /**
  * A small seeded random generator (xoshiro128**, seeded through splitmix32) whose whole state is four
  * 32-bit words, so a sampler or a data order can be saved in a checkpoint and resumed exactly.
@@ -78,15 +81,7 @@ export class Rng {
 
   /** Fisher–Yates permutation of [0, n). */
   permutation(n: number): Uint32Array {
-    const p = new Uint32Array(n);
-    for (let i = 0; i < n; i++) p[i] = i;
-    for (let i = n - 1; i > 0; i--) {
-      const j = this.int(i + 1);
-      const t = p[i]!;
-      p[i] = p[j]!;
-      p[j] = t;
-    }
-    return p;
+    return permutation(n, (k) => this.int(k));
   }
 }
 
@@ -95,9 +90,5 @@ function rotl(x: number, k: number): number {
 }
 
 function splitmix32(a: number): number {
-  a = (a + 0x9e3779b9) | 0;
-  let z = a;
-  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-  return (z ^ (z >>> 16)) >>> 0;
+  return fmix32((a + 0x9e3779b9) | 0);
 }

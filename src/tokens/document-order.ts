@@ -1,5 +1,6 @@
 import { UserError } from '../common/errors.js';
-import { SeededRandom } from './seeded-random.js';
+import { KeyedRandom } from './keyed-random.js';
+import { permutation as fisherYates } from '../common/permutation.js';
 
 export interface DocumentOrderOptions {
   seed: number;
@@ -59,7 +60,7 @@ export class DocumentOrder {
     }
     const i = this.pos++;
     if (!this.shuffle) return i;
-    this.perm ??= permutation(this.numDocs, new SeededRandom(this.seed, this.stream, this.epochIndex));
+    this.perm ??= permutation(this.numDocs, new KeyedRandom(this.seed, this.stream, this.epochIndex));
     return this.perm[i]!;
   }
 
@@ -84,15 +85,7 @@ export class DocumentOrder {
   }
 }
 
-/** A uniform random permutation of 0..n-1 (Fisher–Yates). */
-export function permutation(n: number, rng: SeededRandom): Uint32Array {
-  const p = new Uint32Array(n);
-  for (let i = 0; i < n; i++) p[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.below(i + 1);
-    const t = p[i]!;
-    p[i] = p[j]!;
-    p[j] = t;
-  }
-  return p;
+/** A uniform random permutation of 0..n-1 (Fisher–Yates) drawn from `rng`. */
+export function permutation(n: number, rng: KeyedRandom): Uint32Array {
+  return fisherYates(n, (k) => rng.below(k));
 }

@@ -1,6 +1,6 @@
 import { UserError } from '../common/errors.js';
 import { DocumentOrder, type DocumentOrderState } from './document-order.js';
-import { hashName } from './seeded-random.js';
+import { hashName } from './keyed-random.js';
 import type { TokenizedDocuments } from './token-dataset.js';
 
 export interface MixtureComponent {

@@ -10,6 +10,7 @@ import type { StageContext } from '../stage/stage.js';
 import { SHARD_EXTENSION, dtypeForVocab, type TokenDType } from './shard-format.js';
 import { loadTokenEncoder } from './load-encoder.js';
 import { tokenizeShard, type ShardTokenStats } from './tokenize-shard.js';
+import { shouldFailAfter, type StageTestHooks } from '../stage/test-hooks.js';
 
 /** Input bytes per worker thread when the thread count is automatic (≈ 1 s of one thread's work). */
 export const MIN_BYTES_PER_WORKER = 4 << 20;
@@ -25,8 +26,8 @@ export interface TokenizeCorpusOptions {
   threads?: number; // worker threads; 1 tokenizes in this thread (default: all cores, one per 4 MiB of input)
   tracker?: ShardTracker; // skip shards marked done, mark new ones (default: redo everything)
   quiet?: boolean; // no progress line
-  /** Fault injection for tests of resume: throw after this many shards finished in this call. */
-  failAfterShards?: number;
+  /** Test hooks (failAfterUnits: shards finished in this call) to simulate a kill. */
+  testHooks?: StageTestHooks;
 }
 
 export interface SplitTokenStats {
@@ -108,8 +109,8 @@ export async function tokenizeCorpus(opts: TokenizeCorpusOptions): Promise<Token
     tracker.markDone(name, stats);
     addShard(splitStats[shardSplit.get(name)!]!, stats);
     finished++;
-    if (opts.failAfterShards !== undefined && finished >= opts.failAfterShards) {
-      throw new Error(`fault injected after ${finished} token shard(s) (failAfterShards)`);
+    if (shouldFailAfter(opts.testHooks, finished)) {
+      throw new Error(`fault injected after ${finished} token shard(s) (test hook)`);
     }
   };
 

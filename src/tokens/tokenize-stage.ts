@@ -4,6 +4,7 @@ import type { TokenizeConfig } from '../config/schema.js';
 import { inputHash, runStage, stageDir, type StageResult } from '../stage/stage.js';
 import { SHARD_VERSION } from './shard-format.js';
 import { tokenizeCorpus, type TokenizeStats } from './tokenize-corpus.js';
+import type { StageTestHooks } from '../stage/test-hooks.js';
 
 export interface TokenizeStageOptions {
   runDir: string;
@@ -11,7 +12,8 @@ export interface TokenizeStageOptions {
   threads?: number;
   force?: boolean;
   quiet?: boolean;
-  failAfterShards?: number; // fault injection for resume tests (see tokenizeCorpus)
+  /** Test hooks (failAfterUnits: token shards finished in this attempt) to simulate a kill. */
+  testHooks?: StageTestHooks;
 }
 
 export const TOKENS_STAGE = 'tokens';
@@ -41,7 +43,7 @@ export async function runTokenizeStage(opts: TokenizeStageOptions): Promise<Stag
         threads: opts.threads,
         tracker: ctx,
         quiet: opts.quiet,
-        failAfterShards: opts.failAfterShards,
+        testHooks: opts.testHooks,
       });
       writeJsonAtomic(join(ctx.dir, 'stats.json'), stats);
       return stats;

@@ -139,8 +139,10 @@ test('prepare: an interrupted run resumes without rewriting finished shards and 
       runDir,
       config: config(file),
       ...quiet,
-      afterShard: () => {
-        if (++done === 3) throw new Error('simulated crash');
+      testHooks: {
+        afterUnit: () => {
+          if (++done === 3) throw new Error('simulated crash');
+        },
       },
     }),
     /simulated crash/,
@@ -164,7 +166,7 @@ test('prepare: a resumed run notices that the input changed under a finished sha
   const src = tempDir();
   const file = writeCorpus(src, 200);
   const runDir = tempDir();
-  await assert.rejects(prepareCorpus({ runDir, config: config(file), ...quiet, afterShard: () => { throw new Error('crash'); } }), /crash/);
+  await assert.rejects(prepareCorpus({ runDir, config: config(file), ...quiet, testHooks: { afterUnit: () => { throw new Error('crash'); } } }), /crash/);
   // A marker that disagrees with what the sources now give for that shard (as when an input file
   // changed without changing its size or time): the resumed run must refuse to mix the two.
   const marker = join(runDir, 'corpus', '.done', 'train-00000.jsonl');

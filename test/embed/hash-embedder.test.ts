@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { fmix32 } from '../../src/common/hash.js';
 import {
   HashEmbedder,
   extendNgramHash,
   featureBucket,
   featureSign,
   idfSlot,
-  fmix32,
   FNV_OFFSET,
   FNV_PRIME,
   readDocumentFrequencies,

@@ -1,18 +1,13 @@
 import assert from 'node:assert/strict';
+import { Mulberry32 } from '../../src/common/mulberry32.js';
 import type { Backend, Tensor } from '../../src/engine/backend.js';
 
 /** Shared helpers of the cpu backend tests: seeded data, twin tensors on two backends, tolerant compare. */
 
-/** mulberry32: a small seeded generator so every run sees the same data. */
+/** A seeded uniform stream (the project's mulberry32) so every run sees the same data. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Mulberry32(seed);
+  return () => r.uniform();
 }
 
 /** Normal(0, sd) samples (Box–Muller). */

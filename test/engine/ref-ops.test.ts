@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RefBackend } from '../../src/engine/ref-backend.js';
 import type { Tensor } from '../../src/engine/backend.js';
-import { SeededRandom } from '../../src/model/random.js';
+import { Mulberry32 } from '../../src/common/mulberry32.js';
 
 // Finite-difference checks of every backward op of the `ref` backend, plus forward checks against
 // naive float64 formulas written independently here. Each backward op is checked as the gradient of
@@ -31,7 +31,7 @@ function dot(t: Tensor, r: Float32Array): number {
  * Checks `analytic` (the gradient w.r.t. `input`) against central differences of `loss()` at up to
  * `samples` random coordinates of `input`. Returns the worst absolute difference.
  */
-function fdCheck(name: string, input: Tensor, analytic: Float32Array, loss: () => number, rng: SeededRandom, samples = 24): number {
+function fdCheck(name: string, input: Tensor, analytic: Float32Array, loss: () => number, rng: Mulberry32, samples = 24): number {
   const host = be.download(input) as Float32Array;
   let worst = 0;
   const idx = input.size <= samples ? [...Array(input.size).keys()] : Array.from({ length: samples }, () => rng.int(input.size));
@@ -54,7 +54,7 @@ function fdCheck(name: string, input: Tensor, analytic: Float32Array, loss: () =
 }
 
 test('matmul: all transpose combinations, alpha and beta, against a float64 triple loop', () => {
-  const rng = new SeededRandom(1);
+  const rng = new Mulberry32(1);
   const M = 5, K = 7, N = 3;
   const a = rng.normalArray(M * K);
   const b = rng.normalArray(K * N);
@@ -102,7 +102,7 @@ test('matmul: all transpose combinations, alpha and beta, against a float64 trip
 });
 
 test('embedding: forward gathers rows; backward accumulates repeated tokens and matches finite differences', () => {
-  const rng = new SeededRandom(2);
+  const rng = new Mulberry32(2);
   const V = 6, C = 4;
   const ids = new Int32Array([1, 3, 1, 5, 0]);
   const wte = tensor(rng.normalArray(V * C), [V, C]);
@@ -120,7 +120,7 @@ test('embedding: forward gathers rows; backward accumulates repeated tokens and 
 });
 
 test('rmsnorm: forward formula; dx and dw match finite differences; backward accumulates', () => {
-  const rng = new SeededRandom(3);
+  const rng = new Mulberry32(3);
   const N = 4, C = 8, eps = 1e-5;
   const xh = rng.normalArray(N * C);
   const wh = rng.normalArray(C);
@@ -163,7 +163,7 @@ function ropeTables(maxPos: number, D: number, theta: number): { cos: Tensor; si
 }
 
 test('rope: identity at position 0, rotates pairs (i, i + D/2) preserving their norm; dx matches finite differences', () => {
-  const rng = new SeededRandom(4);
+  const rng = new Mulberry32(4);
   const N = 5, NH = 3, D = 8;
   const { cos, sin } = ropeTables(16, D, 10000);
   const xh = rng.normalArray(N * NH * D);
@@ -220,7 +220,7 @@ function naiveAttention(q: Float32Array, k: Float32Array, v: Float32Array, B: nu
 }
 
 test('attention: forward equals a naive masked softmax; dq, dk, dv match finite differences (grouped KV)', () => {
-  const rng = new SeededRandom(5);
+  const rng = new Mulberry32(5);
   const B = 2, T = 5, H = 4, KVH = 2, D = 4;
   const qh = rng.normalArray(B * T * H * D), kh = rng.normalArray(B * T * KVH * D), vh = rng.normalArray(B * T * KVH * D);
   const q = tensor(qh, [B, T, H, D]), k = tensor(kh, [B, T, KVH, D]), v = tensor(vh, [B, T, KVH, D]);
@@ -242,7 +242,7 @@ test('attention: forward equals a naive masked softmax; dq, dk, dv match finite 
 });
 
 test('attentionDecode over a cache filled by kvCacheWrite equals attentionForward row by row', () => {
-  const rng = new SeededRandom(6);
+  const rng = new Mulberry32(6);
   const B = 2, T = 6, H = 4, KVH = 1, D = 4, Tcap = 9;
   const qh = rng.normalArray(B * T * H * D), kh = rng.normalArray(B * T * KVH * D), vh = rng.normalArray(B * T * KVH * D);
   const out = be.alloc([B, T, H, D]), lse = be.alloc([B, H, T]);
@@ -274,7 +274,7 @@ test('attentionDecode over a cache filled by kvCacheWrite equals attentionForwar
 });
 
 test('swiglu: forward is silu(gate) * up; dgate and dup match finite differences', () => {
-  const rng = new SeededRandom(7);
+  const rng = new Mulberry32(7);
   const N = 3, F = 10;
   const gh = rng.normalArray(N * F, 2), uh = rng.normalArray(N * F);
   const gate = tensor(gh, [N, F]), up = tensor(uh, [N, F]), out = be.alloc([N, F]);
@@ -290,7 +290,7 @@ test('swiglu: forward is silu(gate) * up; dgate and dup match finite differences
 });
 
 test('cross-entropy: forward is masked -log softmax; backward writes (not +=) the scaled gradient', () => {
-  const rng = new SeededRandom(8);
+  const rng = new Mulberry32(8);
   const N = 4, V = 7;
   const lh = rng.normalArray(N * V, 3);
   const logits = tensor(lh, [N, V]);

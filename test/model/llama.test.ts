@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RefBackend } from '../../src/engine/ref-backend.js';
 import { LlamaModel } from '../../src/model/llama.js';
-import { SeededRandom } from '../../src/model/random.js';
+import { Mulberry32 } from '../../src/common/mulberry32.js';
 import { countParams } from '../../src/model/config.js';
 import { isNormWeight } from '../../src/model/param-table.js';
 import type { Batch, ModelConfig } from '../../src/model/types.js';
@@ -15,7 +15,7 @@ const TINY: ModelConfig = {
 /** A model with weights larger than the 0.02 init (and norms off 1) so every path carries signal. */
 function model(config: ModelConfig, seed = 7): LlamaModel {
   const m = new LlamaModel(config, new RefBackend(), { seed });
-  const rng = new SeededRandom(seed + 100);
+  const rng = new Mulberry32(seed + 100);
   for (const e of m.paramTable) {
     const data = rng.normalArray(e.size, isNormWeight(e.name) ? 0.1 : 0.3);
     if (isNormWeight(e.name)) for (let i = 0; i < data.length; i++) data[i]! += 1;
@@ -25,7 +25,7 @@ function model(config: ModelConfig, seed = 7): LlamaModel {
 }
 
 function randomBatch(config: ModelConfig, B: number, T: number, seed: number, withMask: boolean): Batch {
-  const rng = new SeededRandom(seed);
+  const rng = new Mulberry32(seed);
   const ints = () => Int32Array.from({ length: B * T }, () => rng.int(config.vocabSize));
   const mask = withMask ? Float32Array.from({ length: B * T }, (_, i) => (i % T < 2 || rng.uniform() < 0.3 ? 0 : 1)) : null;
   return { B, T, tokens: ints(), targets: ints(), mask };
@@ -55,7 +55,7 @@ test('finite differences of the whole model loss agree with forwardBackward (ref
   const batch = randomBatch(TINY, 2, 5, 11, true);
   m.zeroGrads();
   m.forwardBackward(batch);
-  const rng = new SeededRandom(5);
+  const rng = new Mulberry32(5);
   const h = 1e-2;
   let worst = 0;
   for (const e of m.paramTable) {

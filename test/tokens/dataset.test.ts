@@ -6,7 +6,7 @@ import { TokenShardWriter } from '../../src/tokens/shard-writer.js';
 import { TokenDataset, listTokenShards, type TokenizedDocuments } from '../../src/tokens/token-dataset.js';
 import { DocumentOrder, permutation } from '../../src/tokens/document-order.js';
 import { MixtureSampler, type MixtureComponent } from '../../src/tokens/mixture-sampler.js';
-import { SeededRandom } from '../../src/tokens/seeded-random.js';
+import { KeyedRandom } from '../../src/tokens/keyed-random.js';
 import { UserError } from '../../src/common/errors.js';
 import { tempDir } from '../helpers.js';
 
@@ -106,7 +106,7 @@ test('shuffles are close to uniform: each element lands in each place about equa
   // 3 elements → 6 permutations; 6000 draws, each should appear ~1000 times (chi-square, 5 dof).
   const counts = new Map<string, number>();
   for (let s = 0; s < 6000; s++) {
-    const key = Array.from(permutation(3, new SeededRandom(11, s))).join('');
+    const key = Array.from(permutation(3, new KeyedRandom(11, s))).join('');
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   assert.equal(counts.size, 6);

@@ -8,13 +8,13 @@ import { TokenShardWriter } from '../../src/tokens/shard-writer.js';
 import { TokenShardReader } from '../../src/tokens/shard-reader.js';
 import { SHARD_HEADER_BYTES, dtypeForVocab, encodeShardHeader, decodeShardHeader, isHeaderProblem } from '../../src/tokens/shard-format.js';
 import { UserError } from '../../src/common/errors.js';
-import { SeededRandom } from '../../src/tokens/seeded-random.js';
+import { KeyedRandom } from '../../src/tokens/keyed-random.js';
 import { tempDir, repoRoot } from '../helpers.js';
 
 type Doc = { id: string; tokens: number[] };
 
 function randomDocs(n: number, vocab: number, maxLen: number, seed: number): Doc[] {
-  const rng = new SeededRandom(seed);
+  const rng = new KeyedRandom(seed);
   return Array.from({ length: n }, (_, i) => ({
     id: `doc-${i}-${'é✓'.repeat(i % 3)}`, // non-ASCII ids exercise the UTF-8 id table
     tokens: Array.from({ length: rng.below(maxLen + 1) }, () => rng.below(vocab)),

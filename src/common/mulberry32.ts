@@ -1,8 +1,12 @@
 /**
- * A small seeded random generator (mulberry32 for uniforms, Box–Muller for normals). Weight init and
- * tests need reproducible draws without global state; `Math.random` cannot be seeded.
+ * mulberry32: the smallest seeded generator (one 32-bit word of state), with Box–Muller normals.
+ * Used where a draw is made once from a seed and never resumed: weight init, the pair miner's
+ * seeded samples (recall queries, report examples), tests. `Math.random` cannot be seeded.
+ * The project's other two generators have their own reasons: `Rng` (sample/rng.ts, xoshiro128**)
+ * has a four-word state that a checkpoint saves and resumes; `KeyedRandom` (tokens/keyed-random.ts)
+ * is named by a key (seed, stream, epoch) so a data order is rebuilt without any saved state.
  */
-export class SeededRandom {
+export class Mulberry32 {
   private state: number;
   private spare: number | null = null;
 

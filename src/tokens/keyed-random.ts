@@ -1,19 +1,21 @@
+import { fmix32 } from '../common/hash.js';
+
 /**
  * A small deterministic generator for shuffling: 32-bit state stepped by the golden-ratio constant
  * and passed through the murmur3 finaliser (the "splitmix" construction). Not cryptographic; good
  * enough to shuffle documents and, because a stream is fully named by its key, it needs no saved
  * state beyond the key: an epoch's permutation is rebuilt from (seed, stream, epoch).
  */
-export class SeededRandom {
+export class KeyedRandom {
   private state: number;
 
   constructor(...key: number[]) {
     let s = 0x2545f491;
     for (const k of key) {
-      if (!Number.isFinite(k)) throw new RangeError(`SeededRandom key parts must be finite numbers, got ${k}`);
+      if (!Number.isFinite(k)) throw new RangeError(`KeyedRandom key parts must be finite numbers, got ${k}`);
       // Fold each part in as two 32-bit halves so seeds above 2^32 still differ.
-      s = mix32(s ^ (k >>> 0));
-      s = mix32(s ^ Math.floor(k / 2 ** 32));
+      s = fmix32(s ^ (k >>> 0));
+      s = fmix32(s ^ Math.floor(k / 2 ** 32));
     }
     this.state = s;
   }
@@ -21,7 +23,7 @@ export class SeededRandom {
   /** Next value, uniform on 0..2^32-1. */
   nextU32(): number {
     this.state = (this.state + 0x9e3779b9) | 0;
-    return mix32(this.state);
+    return fmix32(this.state);
   }
 
   /** Uniform integer in [0, n), without modulo bias, for 1 ≤ n ≤ 2^32. */
@@ -32,12 +34,6 @@ export class SeededRandom {
     while (x >= limit) x = this.nextU32();
     return x % n;
   }
-}
-
-export function mix32(x: number): number {
-  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
-  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
-  return (x ^ (x >>> 16)) >>> 0;
 }
 
 /** A 32-bit FNV-1a hash of a string, to derive a stream key from a name. */
