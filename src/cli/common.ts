@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { resolveConfig, runDirOf, saveResolvedConfig } from '../config/load.js';
+import { openRunConfig, type RunAccess } from '../config/run-record.js';
 import type { RunConfig } from '../config/schema.js';
 
 /** Options every run-directory command takes. */
@@ -112,13 +112,18 @@ export async function runInterruptible(opts: InterruptibleOptions, run: (shouldS
   }
 }
 
-/** Resolves the config from file + command-specific overrides + --set, saves it into the run directory. */
-export function loadCommandConfig(flags: CommonFlags, overrides: Record<string, unknown> = {}): { cfg: RunConfig; runDir: string } {
+/**
+ * Resolves the config on the run's record (runs/<name>/config.json) + file + command-specific
+ * overrides + --set. A stage (`mode: 'write'`) records the sections it owns; a reader writes nothing.
+ * Where the command disagrees with a section another stage recorded, it says so on stderr.
+ */
+export function loadCommandConfig(flags: CommonFlags, overrides: Record<string, unknown>, access: RunAccess): { cfg: RunConfig; runDir: string } {
   const top: Record<string, unknown> = {};
   if (flags.run !== undefined) top.name = flags.run;
   if (flags.runsDir !== undefined) top.runsDir = flags.runsDir;
   if (flags.threads !== undefined) top.threads = flags.threads;
-  const cfg = resolveConfig({ file: flags.config, overrides: [top, overrides], sets: flags.set });
-  saveResolvedConfig(cfg);
-  return { cfg, runDir: runDirOf(cfg) };
+  const { cfg, runDir, notes } = openRunConfig({ file: flags.config, overrides: [top, overrides], sets: flags.set }, access, flags.run !== undefined);
+  for (const n of notes) process.stderr.write(`sbp: note: ${n}
+`);
+  return { cfg, runDir };
 }

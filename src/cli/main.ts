@@ -37,7 +37,9 @@ export async function main(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode;
+      // Help and --version exit 0; every usage error (unknown option, bad value) exits 2, like a
+      // validation error: the user must change the command.
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }
     if (isUserError(err)) {

@@ -59,7 +59,7 @@ export function register(program: Command): void {
         docsPerShard: flags.docsPerShard,
         onMalformed: flags.onMalformed,
       },
-    });
+    }, { mode: 'write', owns: ['prepare', 'seed'], creates: true });
     const result = await prepareCorpus({ runDir, config: cfg.prepare, force: flags.force, concurrency: cfg.threads, quiet: flags.quiet });
     process.stdout.write(formatSummary(result.dir, result.stats, result.skipped));
   });

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { UserError } from '../common/errors.js';
-import { resolveConfig, runDirOf } from '../config/load.js';
+import { openRunConfig } from '../config/run-record.js';
 import { startServer } from '../serve/server.js';
 import { resolveModelDir } from '../stage/model-dir.js';
 import { parseNumberFlag, parsePositiveInt } from './common.js';
@@ -48,8 +48,7 @@ export function register(program: Command): void {
       if (flags.threads !== undefined) top.threads = flags.threads;
       const serve = { model: flags.model, modelName: flags.modelName, host: flags.host, port: flags.port, maxBatch: flags.maxBatch, backend: flags.backend };
       // Serving writes nothing, so the resolved config is not saved into the run directory.
-      const cfg = resolveConfig({ file: flags.config, overrides: [top, { serve }], sets: flags.set });
-      const runDir = runDirOf(cfg);
+      const { cfg, runDir } = openRunConfig({ file: flags.config, overrides: [top, { serve }], sets: flags.set }, { mode: 'read' }, flags.run !== undefined);
       const sc = cfg.serve;
       const model = resolveModelDir(runDir, sc.model, '--model');
       const tokenizerPath = flags.tokenizer ?? [join(model.dir, 'tokenizer.json'), join(runDir, 'tokenizer', 'tokenizer.json')].find((p) => existsSync(p));

@@ -12,7 +12,7 @@ export function register(program: Command): void {
     'Tokenize the corpus with the trained tokenizer: one binary token shard per corpus shard (runs/<name>/tokens/{split}-NNNNN.tok) and tokens/stats.json.',
   );
   addCommonOptions(cmd).action(async (flags: CommonFlags) => {
-    const { cfg, runDir } = loadCommandConfig(flags);
+    const { cfg, runDir } = loadCommandConfig(flags, {}, { mode: 'write', owns: ['tokenize'] });
     const fault = process.env[FAULT_ENV];
     const result = await runTokenizeStage({
       runDir,
