@@ -62,7 +62,7 @@ export async function* jsonlSource(opts: JsonlSourceOptions, ctx: SourceContext)
         if (opts.textField in obj) {
           reportMalformed(ctx, where, `field "${opts.textField}" is ${describeJsonType(text)}, not a string; fix the record, or choose another field with --text-field (fields: ${fields})`);
         } else {
-          reportMalformed(ctx, where, `no field "${opts.textField}" (fields: ${fields || 'none'}); set the text field with --text-field`);
+          reportMalformed(ctx, where, `no string field "${opts.textField}" (fields: ${fields || 'none'}); set the text field with --text-field`);
         }
         continue;
       }
