@@ -28,6 +28,13 @@ export async function buildProgram(): Promise<Command> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   for (const load of commandModules) (await load()).register(program);
+  // Commands added with addCommand do not inherit exitOverride: without it, commander exits with 1
+  // on a usage error itself, and main could not give usage errors the exit code 2 of user errors.
+  const overrideAll = (cmd: Command): void => {
+    cmd.exitOverride();
+    for (const sub of cmd.commands) overrideAll(sub);
+  };
+  overrideAll(program);
   return program;
 }
 

@@ -34,7 +34,17 @@ export function readConfigFile(path: string): Record<string, unknown> {
   }
   if (value === null || value === undefined) return {};
   if (typeof value !== 'object' || Array.isArray(value)) throw new UserError(`${path}: the config must be an object (key: value pairs)`);
+  assertNoForbiddenKeys(value, path, []);
   return value as Record<string, unknown>;
+}
+
+/** A config file's keys, at any depth, must not be `__proto__`, `constructor` or `prototype`. */
+function assertNoForbiddenKeys(value: unknown, origin: string, at: string[]): void {
+  if (value === null || typeof value !== 'object') return;
+  for (const [k, v] of Object.entries(value)) {
+    if (FORBIDDEN_SEGMENTS.has(k)) throw new UserError(`${origin}: ${[...at, k].join('.')}: "${k}" is not a config field (it would change every object of the process); see docs/config.md for the fields`);
+    assertNoForbiddenKeys(v, origin, [...at, k]);
+  }
 }
 
 /**

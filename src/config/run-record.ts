@@ -168,7 +168,8 @@ export function openRunConfig(src: ConfigSources, access: RunAccess, explicitRun
   next.runsDir = cfg.runsDir;
   if (cfg.threads === undefined) delete next.threads;
   else next.threads = cfg.threads;
-  ensureFolder(runDir, '--runs-dir');
+  ensureFolder(cfg.runsDir, '--runs-dir');
+  ensureFolder(runDir, '--run');
   writeJsonAtomic(recordPath, next);
   return { cfg, runDir, notes };
 }
