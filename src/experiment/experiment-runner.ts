@@ -10,7 +10,7 @@ import type { Backend } from '../engine/backend.js';
 import { runEvalStage, type EvalResults } from '../eval/eval-stage.js';
 import type { MetricComparison } from '../eval/compare.js';
 import { runPairStage } from '../pairs/pair-stage.js';
-import { writeReport } from '../report/report.js';
+import { REPORT_FILE, writeReport } from '../report/report.js';
 import { runSynthesizeStage } from '../synth/synthesize-stage.js';
 import { runTuneStage } from '../synth/tune-stage.js';
 import { runTokenizerStage } from '../tokenizer/tokenizer-stage.js';
@@ -223,7 +223,9 @@ export function experimentGraph(g: GraphContext): StageNode[] {
             return { path, sections: sections.length, ready: sections.filter((s) => s.ready).length };
           },
         });
-        g.reportPath = r.manifest.stats.path;
+        // Where the report is now: the manifest's path is where it was first written (another folder,
+        // another working directory) when this run was copied or moved since.
+        g.reportPath = join(runDir, REPORT_FILE);
         return skipped(r);
       },
     },
