@@ -75,13 +75,13 @@ export function similarityHistogramSpec(bins: SimilarityBin[], alpha: number | n
 
 /** A run's colour: the arm's for the three runs and for a sweep's baselines and oracles (`baseline-seed2`); the others in turn. */
 export function runColor(name: string, k: number): string {
-  const arm = /^(baseline|oracle)(-|$)/.exec(name)?.[1];
+  const arm = /^(baseline|oracle)(-seed\d+)?$/.exec(name)?.[1];
   return RUN_COLORS[name] ?? (arm ? RUN_COLORS[arm]! : OTHER_COLORS[k % OTHER_COLORS.length]!);
 }
 
 function colorScale(names: string[]): { domain: string[]; range: string[] } {
   let k = 0;
-  const fixed = (n: string) => n in RUN_COLORS || /^(baseline|oracle)(-|$)/.test(n);
+  const fixed = (n: string) => n in RUN_COLORS || /^(baseline|oracle)(-seed\d+)?$/.test(n);
   return { domain: names, range: names.map((n) => runColor(n, fixed(n) ? 0 : k++)) };
 }
 

@@ -254,7 +254,7 @@ export async function trainingSection(run: RunSnapshot): Promise<ReportSection> 
       ? chartFigure('training-loss', await renderChartSvg(trainingLossSpec(stepLines), 'chart-training-loss'), 'Training loss against training tokens, one line per run (every train.logEvery steps). SBP and the oracle train on different data than the baseline, so compare their held-out curves above, not these.')
       : null;
     let k = 0;
-    const colors = new Map(models.map((m) => [m.name, runColor(m.name, m.name in RUN_COLORS || /^(baseline|oracle)(-|$)/.test(m.name) ? 0 : k++)]));
+    const colors = new Map(models.map((m) => [m.name, runColor(m.name, m.name in RUN_COLORS || /^(baseline|oracle)(-seed\d+)?$/.test(m.name) ? 0 : k++)]));
     const rows = models.map((m) => {
       const last = m.evals.at(-1);
       const lastStep = [...m.steps].reverse().find((s) => s.loss !== null);
@@ -274,7 +274,7 @@ export async function trainingSection(run: RunSnapshot): Promise<ReportSection> 
   return {
     id: 'training',
     title: 'Held-out loss during training',
-    explain: html`The three runs of the plan on one chart. All see the same number of tokens, so at any point on the x-axis they have spent the same compute. With few unique tokens the baseline's held-out loss flattens (or rises) once it starts repeating its data; the oracle, with fresh data all along, keeps falling. SBP sits between them: where its line ends relative to the other two is the experiment's answer. SBP may start behind the baseline, because synthetic text is harder to fit early on.`,
+    explain: html`Every run of the plan on one chart (the baseline, SBP and the oracle, and any control arms). All see the same number of tokens, so at any point on the x-axis they have spent the same compute. With few unique tokens the baseline's held-out loss flattens (or rises) once it starts repeating its data; the oracle, with fresh data all along, keeps falling. SBP sits between them: where its line ends relative to the other two is the experiment's answer. SBP may start behind the baseline, because synthetic text is harder to fit early on.`,
     body,
     missing: 'Run `sbp train` for the baseline, SBP and oracle runs (or `sbp experiment`).',
   };
@@ -516,6 +516,6 @@ function perplexityNote(run: RunSnapshot, models: ModelRun[]): SafeHtml | null {
     return last && e ? [`${m.name} ${formatNumber(Math.exp(last.heldoutLoss))} here, ${formatNumber(e.value)} in the results`] : [];
   });
   const cfg = run.config as { train?: { evalTokens?: unknown; seqLen?: unknown }; eval?: { window?: unknown; maxDocs?: unknown } } | null;
-  const n = (v: unknown) => (typeof v === 'number' ? formatNumber(v) : '?');
-  return html`<p class="note">The held-out loss and perplexity here are the trainer's: the first ${n(cfg?.train?.evalTokens)} tokens (<code>train.evalTokens</code>) of the held-out split, packed into ${n(cfg?.train?.seqLen)}-token rows across document boundaries. The results below use <code>sbp eval</code>'s <code>heldout/ppl</code>: up to ${n(cfg?.eval?.maxDocs)} whole held-out documents (<code>eval.maxDocs</code>), each scored from its start with a ${n(cfg?.eval?.window)}-token window. Different tokens, so the two perplexities differ${pairs.length > 0 ? ` (${pairs.join('; ')})` : ''}; compare runs within one of them.</p>`;
+  const n = (v: unknown, unit: string) => (typeof v === 'number' ? `${formatNumber(v)} ${unit}` : unit);
+  return html`<p class="note">The held-out loss and perplexity here are the trainer's: the first ${n(cfg?.train?.evalTokens, 'tokens')} (<code>train.evalTokens</code>) of the held-out split, packed into rows of <code>train.seqLen</code> (${n(cfg?.train?.seqLen, 'tokens')}) across document boundaries. The results below use <code>sbp eval</code>'s <code>heldout/ppl</code>: up to ${n(cfg?.eval?.maxDocs, 'whole held-out documents')} (<code>eval.maxDocs</code>), each scored from its start with a window of <code>eval.window</code> (${n(cfg?.eval?.window, 'tokens')}). Different tokens, so the two perplexities differ${pairs.length > 0 ? ` (${pairs.join('; ')})` : ''}; compare runs within one of them.</p>`;
 }
