@@ -122,8 +122,23 @@ export function loadCommandConfig(flags: CommonFlags, overrides: Record<string, 
   if (flags.run !== undefined) top.name = flags.run;
   if (flags.runsDir !== undefined) top.runsDir = flags.runsDir;
   if (flags.threads !== undefined) top.threads = flags.threads;
-  const { cfg, runDir, notes } = openRunConfig({ file: flags.config, overrides: [top, overrides], sets: flags.set }, access, flags.run !== undefined);
-  for (const n of notes) process.stderr.write(`sbp: note: ${n}
-`);
+  const { cfg, runDir, notes, commit } = openRunConfig({ file: flags.config, overrides: [top, overrides], sets: flags.set }, access, flags.run !== undefined);
+  for (const n of notes) process.stderr.write(`sbp: note: ${n}\n`);
+  // The experiment defines the whole run and its report stage reads the record: written at once.
+  if (access.mode === 'write' && access.owns === 'all') commit();
+  else pendingRecords.push(commit);
   return { cfg, runDir };
+}
+
+/** Run records to write once the command has finished its work (see commitRunRecords). */
+const pendingRecords: Array<() => void> = [];
+
+/**
+ * Writes the run records of the command that just ran, when it succeeded or stopped resumably
+ * (exit code 130): a command that failed, e.g. on a mistyped flag value, leaves the record as it was,
+ * so its flags do not become the run's settings.
+ */
+export function commitRunRecords(succeeded: boolean): void {
+  const todo = pendingRecords.splice(0);
+  if (succeeded) for (const commit of todo) commit();
 }

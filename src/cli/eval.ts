@@ -31,7 +31,7 @@ export function register(program: Command): void {
       if (flags.models !== undefined) ev.models = flags.models.split(',').map((s) => s.trim()).filter((s) => s !== '');
       if (flags.cloze !== undefined) ev.cloze = { passages: flags.cloze };
       // --task adds to the tasks of the config file (or the run's record) rather than replacing them.
-      if (flags.task.length > 0) flags.set = [...(flags.set ?? []), `eval.tasks=${JSON.stringify([...taskBase(flags), ...flags.task])}`];
+      if (flags.task.length > 0) flags.set = [...(flags.set ?? []), `eval.tasks=${JSON.stringify([...new Set([...taskBase(flags), ...flags.task])])}`];
       const { cfg } = loadCommandConfig(flags, { eval: ev }, { mode: 'write', owns: ['eval'] });
       const runDir = runDirOf(cfg);
       const log = (line: string) => process.stderr.write(`${line}\n`);

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '../common/errors.js';
+import { commitRunRecords } from './common.js';
 import { ZodError } from 'zod';
 
 /** Each command module adds itself to the program. Keep this list in pipeline order. */
@@ -42,7 +43,9 @@ export async function main(argv: string[]): Promise<void> {
   const program = await buildProgram();
   try {
     await program.parseAsync(argv);
+    commitRunRecords(process.exitCode === undefined || process.exitCode === 0 || process.exitCode === 130);
   } catch (err) {
+    commitRunRecords(false);
     if (err instanceof CommanderError) {
       // Help and --version exit 0; every usage error (unknown option, bad value) exits 2, like a
       // validation error: the user must change the command.

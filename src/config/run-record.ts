@@ -48,6 +48,11 @@ export interface RunConfigResult {
   runDir: string;
   /** Lines the command should show: where it disagrees with the record (the record is kept). */
   notes: string[];
+  /**
+   * Writes the record (the sections this command owns); a no-op for readers. Called once the command
+   * has done its work (or stopped resumably), so the flags of a command that failed are not recorded.
+   */
+  commit: () => void;
 }
 
 /** Reads `<runDir>/config.json`, or null when the run has none; a damaged record is a UserError. */
@@ -144,7 +149,7 @@ export function openRunConfig(src: ConfigSources, access: RunAccess, explicitRun
   if (base && first.threads === undefined) delete base.threads;
   const cfg = record ? resolveConfig({ ...src, base, baseOrigin: recordPath }) : first;
   const notes: string[] = [];
-  if (access.mode === 'read') return { cfg, runDir, notes };
+  if (access.mode === 'read') return { cfg, runDir, notes, commit: () => {} };
 
   const owned = access.owns === 'all' ? null : new Set<string>(access.owns);
   const next: Record<string, unknown> = record ? { ...record } : {};
@@ -168,8 +173,9 @@ export function openRunConfig(src: ConfigSources, access: RunAccess, explicitRun
   next.runsDir = cfg.runsDir;
   if (cfg.threads === undefined) delete next.threads;
   else next.threads = cfg.threads;
+  // The folders are made now, before any work (a runs folder that cannot be made is refused at once);
+  // the record is written by commit().
   ensureFolder(cfg.runsDir, '--runs-dir');
   ensureFolder(runDir, '--run');
-  writeJsonAtomic(recordPath, next);
-  return { cfg, runDir, notes };
+  return { cfg, runDir, notes, commit: () => writeJsonAtomic(recordPath, next) };
 }

@@ -59,6 +59,12 @@ test('a stage records only the sections it owns; where it disagrees with another
   assert.doesNotMatch(again.stderr, /note:/);
   assert.match(again.stdout, /vocabulary 290/);
   assert.equal(JSON.parse(readFileSync(record, 'utf8')).train.lr, 0.001);
+  // A command that fails leaves the record as it was: its flags do not become the run's settings.
+  const before = readFileSync(record, 'utf8');
+  const bad = runCli(['eval', '--run', 'r', '--runs-dir', runsDir, '--models', 'nope', '--quiet']);
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr, /nope/);
+  assert.equal(readFileSync(record, 'utf8'), before);
 });
 
 test('openRunConfig: a reader resolves on the record; a damaged record is one clear error', () => {
