@@ -138,3 +138,17 @@ test('recordChecksums merges into one manifest and verifyChecksums names a missi
   assert.throws(() => verifyChecksums(dir, 'fix it', ['a.bin']), /a\.bin: missing, but checksums\.json lists it; fix it/);
   assert.equal(existsSync(join(dir, CHECKSUMS_FILE)), true);
 });
+
+test('sbp sample on a model with a NaN weight exits 2 naming the tensor (it used to print NUL characters and exit 0)', async () => {
+  const { serveFixture } = await import('../serve/fixture.js');
+  const { runCli } = await import('../helpers.js');
+  const fx = await serveFixture();
+  const w = fx.model.readParam('model.layers.1.mlp.down_proj.weight');
+  w[0] = Number.NaN;
+  fx.model.writeParam('model.layers.1.mlp.down_proj.weight', w);
+  saveModelFolder(fx.dir, fx.model, { tokenizerJsonPath: join(fx.dir, 'tokenizer.json') });
+  const r = runCli(['sample', '--model', fx.dir, '--max-tokens', '12', '--temperature', '0', '--backend', 'ref'], { cwd: tempDir() });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /^sbp: .*model\.safetensors: tensor "model\.layers\.1\.mlp\.down_proj\.weight" holds NaN at element 0 \(1 non-finite of \d+\); the weights are unusable — load an earlier checkpoint or retrain the model\n$/);
+  assert.equal(r.stdout, '');
+});
