@@ -49,6 +49,8 @@ export { LlamaKVCache } from './model/kv-cache.js';
 export { buildParamTable } from './model/param-table.js';
 export { ModelConfigSchema, ModelSpecSchema, MODEL_PRESETS, MODEL_PRESET_NAMES, parseModelConfig, resolveModelConfig, countParams, trainFlopsPerToken, toHfConfig, fromHfConfig, type ModelSpec, type ModelPresetName, type HfArchitecture } from './model/config.js';
 export { saveModelFolder, loadModelFolder, type SaveModelOptions } from './model/hf-folder.js';
+export { CHECKSUMS_FILE, checksumFile, recordChecksums, verifyChecksums, type ChecksumsManifest } from './common/file-checksums.js';
+export { openRunConfig, readRunRecord, type RunAccess } from './config/run-record.js';
 export { SafetensorsFile, writeSafetensors, halfToFloat, type SafetensorsDType, type SafetensorsInfo, type SafetensorsTensor } from './model/safetensors.js';
 export { runPairStage, pairIdentity, minerOptions, PAIRS_STAGE, PAIRS_FILE, PAIR_STATS_FILE, PAIR_SAMPLES_FILE, type PairStageOptions, type PairStageStats } from './pairs/pair-stage.js';
 export { minePairs, EXCERPT_CHARS, type PairMinerOptions, type PairStats, type PairSample, type MinedPairs, type NearDuplicateOptions, type RecallStats, type DocumentText, type TextSource, type SearchCheckpoint, type PairMinerHooks, type MinerPhase } from './pairs/pair-miner.js';
