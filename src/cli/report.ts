@@ -13,7 +13,7 @@ export function register(program: Command): void {
     const top: Record<string, unknown> = {};
     if (flags.run !== undefined) top.name = flags.run;
     if (flags.runsDir !== undefined) top.runsDir = flags.runsDir;
-    const { runDir } = openRunConfig({ file: flags.config, overrides: [top], sets: flags.set }, { mode: 'read' }, true);
+    const { runDir } = openRunConfig({ file: flags.config, overrides: [top], sets: flags.set }, { mode: 'read' }, flags.run !== undefined);
     const { path, sections } = await writeReport(runDir);
     const missing = sections.filter((s) => !s.ready).map((s) => s.id);
     process.stdout.write(`report: ${path}\n`);
