@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { resolveConfig, runDirOf, saveResolvedConfig } from '../config/load.js';
+import { openRunConfig, type RunAccess } from '../config/run-record.js';
 import type { RunConfig } from '../config/schema.js';
 
 /** Options every run-directory command takes. */
@@ -117,13 +117,33 @@ export async function runInterruptible<T>(opts: InterruptibleOptions, run: (shou
   }
 }
 
-/** Resolves the config from file + command-specific overrides + --set, saves it into the run directory. */
-export function loadCommandConfig(flags: CommonFlags, overrides: Record<string, unknown> = {}): { cfg: RunConfig; runDir: string } {
+/**
+ * Resolves the config on the run's record (runs/<name>/config.json) + file + command-specific
+ * overrides + --set. A stage (`mode: 'write'`) records the sections it owns; a reader writes nothing.
+ * Where the command disagrees with a section another stage recorded, it says so on stderr.
+ */
+export function loadCommandConfig(flags: CommonFlags, overrides: Record<string, unknown>, access: RunAccess): { cfg: RunConfig; runDir: string } {
   const top: Record<string, unknown> = {};
   if (flags.run !== undefined) top.name = flags.run;
   if (flags.runsDir !== undefined) top.runsDir = flags.runsDir;
   if (flags.threads !== undefined) top.threads = flags.threads;
-  const cfg = resolveConfig({ file: flags.config, overrides: [top, overrides], sets: flags.set });
-  saveResolvedConfig(cfg);
-  return { cfg, runDir: runDirOf(cfg) };
+  const { cfg, runDir, notes, commit } = openRunConfig({ file: flags.config, overrides: [top, overrides], sets: flags.set }, access, flags.run !== undefined);
+  for (const n of notes) process.stderr.write(`sbp: note: ${n}\n`);
+  // The experiment defines the whole run and its report stage reads the record: written at once.
+  if (access.mode === 'write' && access.owns === 'all') commit();
+  else pendingRecords.push(commit);
+  return { cfg, runDir };
+}
+
+/** Run records to write once the command has finished its work (see commitRunRecords). */
+const pendingRecords: Array<() => void> = [];
+
+/**
+ * Writes the run records of the command that just ran, when it succeeded or stopped resumably
+ * (exit code 130): a command that failed, e.g. on a mistyped flag value, leaves the record as it was,
+ * so its flags do not become the run's settings.
+ */
+export function commitRunRecords(succeeded: boolean): void {
+  const todo = pendingRecords.splice(0);
+  if (succeeded) for (const commit of todo) commit();
 }

@@ -27,7 +27,7 @@ export function register(program: Command): void {
     .action(async (flags: EmbedFlags) => {
       const embed: Record<string, unknown> = { embedder: flags.embedder, maxTokens: flags.maxTokens, dtype: flags.dtype };
       if (flags.baseUrl !== undefined) embed.http = { baseUrl: flags.baseUrl };
-      const { cfg, runDir } = loadCommandConfig(flags, { embed });
+      const { cfg, runDir } = loadCommandConfig(flags, { embed }, { mode: 'write', owns: ['embed'] });
       const result = await runEmbedStage({
         runDir,
         config: cfg.embed,

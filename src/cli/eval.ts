@@ -1,10 +1,11 @@
 import { Command, Option } from 'commander';
-import { runDirOf, saveResolvedConfig } from '../config/load.js';
+import { runDirOf } from '../config/load.js';
 import { runEvalStage } from '../eval/eval-stage.js';
 import { formatResultsTable } from '../eval/results-table.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { experimentEvalPlan } from '../experiment/sweep.js';
+import { openRunConfig } from '../config/run-record.js';
 import { addCommonOptions, loadCommandConfig, parseNumberFlag, parsePositiveInt, type CommonFlags } from './common.js';
 
 interface EvalFlags extends CommonFlags {
@@ -31,10 +32,9 @@ export function register(program: Command): void {
       const ev: Record<string, unknown> = { window: flags.window, maxDocs: flags.maxDocs, backend: flags.backend };
       if (flags.models !== undefined) ev.models = flags.models.split(',').map((s) => s.trim()).filter((s) => s !== '');
       if (flags.cloze !== undefined) ev.cloze = { passages: flags.cloze };
-      const { cfg: base } = loadCommandConfig(flags, { eval: ev });
-      // --task adds to the tasks of the config file rather than replacing them.
-      const cfg = flags.task.length > 0 ? { ...base, eval: { ...base.eval, tasks: [...base.eval.tasks, ...flags.task] } } : base;
-      if (cfg !== base) saveResolvedConfig(cfg);
+      // --task adds to the tasks of the config file (or the run's record) rather than replacing them.
+      if (flags.task.length > 0) flags.set = [...(flags.set ?? []), `eval.tasks=${JSON.stringify([...new Set([...taskBase(flags), ...flags.task])])}`];
+      const { cfg } = loadCommandConfig(flags, { eval: ev }, { mode: 'write', owns: ['eval'] });
       const runDir = runDirOf(cfg);
       const log = (line: string) => process.stderr.write(`${line}\n`);
       // An experiment's run (docs/experiment.md): every run, each SBP and control run against the baseline and oracle of its seed.
@@ -47,3 +47,11 @@ export function register(program: Command): void {
   program.addCommand(cmd);
 }
 
+
+/** The tasks `--task` adds to: the config file's, else the run record's (read without writing). */
+function taskBase(flags: EvalFlags): string[] {
+  const top: Record<string, unknown> = {};
+  if (flags.run !== undefined) top.name = flags.run;
+  if (flags.runsDir !== undefined) top.runsDir = flags.runsDir;
+  return openRunConfig({ file: flags.config, overrides: [top], sets: flags.set }, { mode: 'read' }, false).cfg.eval.tasks;
+}

@@ -40,7 +40,7 @@ const STOP_ENV = 'SBP_TRAIN_STOP_AFTER_STEPS';
 export async function runExperimentCommand(flags: ExperimentFlags, defaults: { run?: string } = {}): Promise<ExperimentResult | null> {
   if (flags.preset && flags.config) throw new UserError('--preset and --config both give a config file; use one (put preset fields into your own config file)');
   const file = flags.config ?? (flags.preset ? presetConfigPath(flags.preset) : undefined);
-  const { cfg } = loadCommandConfig({ ...flags, config: file, run: flags.run ?? defaults.run });
+  const { cfg } = loadCommandConfig({ ...flags, config: file, run: flags.run ?? defaults.run }, {}, { mode: 'write', owns: 'all', creates: true });
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const interrupt = {
     onInterrupt: 'stopping at the next training step (with a checkpoint) or synthetic shard (Ctrl-C again to quit at once; finished stages and shards are kept either way)',

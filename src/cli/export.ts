@@ -21,7 +21,7 @@ export function register(program: Command): void {
   addCommonOptions(cmd)
     .addOption(new Option('--model <name...>', 'gguf: the model folders (models/<name>) to convert (default: all finished ones)'))
     .action(async (format: (typeof FORMATS)[number], flags: ExportFlags) => {
-      const { runDir } = loadCommandConfig(flags);
+      const { runDir } = loadCommandConfig(flags, {}, { mode: 'write', owns: [] });
       const base = { runDir, force: flags.force, quiet: flags.quiet };
       const out = stageDir(runDir, `export/${format}`);
       let lines: string[];

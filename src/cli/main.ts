@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '../common/errors.js';
+import { commitRunRecords } from './common.js';
 import { ZodError } from 'zod';
 
 /** Each command module adds itself to the program. Keep this list in pipeline order. */
@@ -29,6 +30,13 @@ export async function buildProgram(): Promise<Command> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   for (const load of commandModules) (await load()).register(program);
+  // Commands added with addCommand do not inherit exitOverride: without it, commander exits with 1
+  // on a usage error itself, and main could not give usage errors the exit code 2 of user errors.
+  const overrideAll = (cmd: Command): void => {
+    cmd.exitOverride();
+    for (const sub of cmd.commands) overrideAll(sub);
+  };
+  overrideAll(program);
   return program;
 }
 
@@ -36,9 +44,13 @@ export async function main(argv: string[]): Promise<void> {
   const program = await buildProgram();
   try {
     await program.parseAsync(argv);
+    commitRunRecords(process.exitCode === undefined || process.exitCode === 0 || process.exitCode === 130);
   } catch (err) {
+    commitRunRecords(false);
     if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode;
+      // Help and --version exit 0; every usage error (unknown option, bad value) exits 2, like a
+      // validation error: the user must change the command.
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }
     if (isUserError(err)) {

@@ -37,7 +37,7 @@ export function register(program: Command): void {
         quantization: flags.quantization,
         nearDuplicate: flags.nearDuplicate === false ? false : undefined,
       };
-      const { cfg, runDir } = loadCommandConfig(flags, { pair });
+      const { cfg, runDir } = loadCommandConfig(flags, { pair }, { mode: 'write', owns: ['pair'] });
       const result = await runPairStage({
         runDir,
         config: cfg.pair,

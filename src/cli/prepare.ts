@@ -59,7 +59,7 @@ export function register(program: Command): void {
         docsPerShard: flags.docsPerShard,
         onMalformed: flags.onMalformed,
       },
-    });
+    }, { mode: 'write', owns: ['prepare', 'seed'], creates: true });
     const result = await prepareCorpus({ runDir, config: cfg.prepare, force: flags.force, concurrency: cfg.threads, quiet: flags.quiet });
     process.stdout.write(formatSummary(result.dir, result.stats, result.skipped));
   });
@@ -77,6 +77,12 @@ export function formatSummary(dir: string, s: CorpusStats, skipped: boolean): st
     `  dropped ${drops.length > 0 ? drops.map(([r, n]) => `${r} ${formatCount(n)}`).join(', ') : 'none'}`,
   ];
   if (s.invalidUtf8Repaired > 0) lines.push(`  repaired invalid UTF-8 in ${formatCount(s.invalidUtf8Repaired)} docs`);
+  if ((s.nulBytesRemoved ?? 0) > 0) lines.push(`  removed NUL bytes from ${formatCount(s.nulBytesRemoved)} docs`);
+  for (const src of s.sources) {
+    if ((src.duplicateIds ?? 0) > 0) lines.push(`  ${src.source}: ${formatCount(src.duplicateIds)} document ids repeat an earlier one (both kept)`);
+    const skipped = Object.entries(src.skippedFiles ?? {});
+    if (skipped.length > 0) lines.push(`  ${src.source}: skipped files: ${skipped.map(([r, n]) => `${r} ${formatCount(n)}`).join(', ')}`);
+  }
   if (s.stoppedAtMaxDocs) lines.push('  stopped at prepare.maxDocs');
   return `${lines.join('\n')}\n`;
 }

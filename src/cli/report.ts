@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { resolveConfig, runDirOf } from '../config/load.js';
+import { openRunConfig } from '../config/run-record.js';
 import { writeReport } from '../report/report.js';
 import { addCommonOptions, type CommonFlags } from './common.js';
 
@@ -13,7 +13,7 @@ export function register(program: Command): void {
     const top: Record<string, unknown> = {};
     if (flags.run !== undefined) top.name = flags.run;
     if (flags.runsDir !== undefined) top.runsDir = flags.runsDir;
-    const runDir = runDirOf(resolveConfig({ file: flags.config, overrides: [top], sets: flags.set }));
+    const { runDir } = openRunConfig({ file: flags.config, overrides: [top], sets: flags.set }, { mode: 'read' }, flags.run !== undefined);
     const { path, sections } = await writeReport(runDir);
     const missing = sections.filter((s) => !s.ready).map((s) => s.id);
     process.stdout.write(`report: ${path}\n`);

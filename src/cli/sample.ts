@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .addOption(new Option('--backend <kind>', 'compute backend').choices(['auto', 'cpu', 'ref']).default('auto'))
     .action(async (flags: SampleFlags) => {
       const sample = { n: flags.n, maxTokens: flags.maxTokens, temperature: flags.temperature, topP: flags.topP, topK: flags.topK, seed: flags.seed, batchSize: flags.batchSize };
-      const { cfg, runDir } = loadCommandConfig(flags, { sample });
+      const { cfg, runDir } = loadCommandConfig(flags, { sample }, { mode: 'read' });
       const sc = cfg.sample;
       const prompts = [...flags.prompt, ...(flags.promptsFile ? readPrompts(flags.promptsFile) : [])];
       if (prompts.length === 0) prompts.push('');

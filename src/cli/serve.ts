@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { UserError } from '../common/errors.js';
-import { resolveConfig, runDirOf } from '../config/load.js';
+import { openRunConfig } from '../config/run-record.js';
+import { isLoopbackHost } from '../serve/request-guard.js';
 import { startServer } from '../serve/server.js';
 import { resolveModelDir } from '../stage/model-dir.js';
 import { parseNumberFlag, parsePositiveInt } from './common.js';
@@ -21,6 +22,7 @@ interface ServeFlags {
   port?: number;
   maxBatch?: number;
   backend?: 'auto' | 'cpu' | 'ref';
+  apiKey?: string;
 }
 
 export function register(program: Command): void {
@@ -40,6 +42,7 @@ export function register(program: Command): void {
     .addOption(new Option('--max-batch <n>', 'sequences decoded together (serve.maxBatch, default 16)').argParser(parsePositiveInt('--max-batch')))
     .addOption(new Option('--threads <n>', 'backend threads (default: all cores)').argParser(parsePositiveInt('--threads')))
     .addOption(new Option('--backend <kind>', 'compute backend (serve.backend)').choices(['auto', 'cpu', 'ref']))
+    .option('--api-key <key>', 'require `Authorization: Bearer <key>` on every route but /health (default: $SBP_API_KEY; none = no authentication)')
     .option('-q, --quiet', 'no start-up and shutdown lines')
     .action(async (flags: ServeFlags) => {
       const top: Record<string, unknown> = {};
@@ -48,8 +51,7 @@ export function register(program: Command): void {
       if (flags.threads !== undefined) top.threads = flags.threads;
       const serve = { model: flags.model, modelName: flags.modelName, host: flags.host, port: flags.port, maxBatch: flags.maxBatch, backend: flags.backend };
       // Serving writes nothing, so the resolved config is not saved into the run directory.
-      const cfg = resolveConfig({ file: flags.config, overrides: [top, { serve }], sets: flags.set });
-      const runDir = runDirOf(cfg);
+      const { cfg, runDir } = openRunConfig({ file: flags.config, overrides: [top, { serve }], sets: flags.set }, { mode: 'read' }, flags.run !== undefined);
       const sc = cfg.serve;
       const model = resolveModelDir(runDir, sc.model, '--model');
       const tokenizerPath = flags.tokenizer ?? [join(model.dir, 'tokenizer.json'), join(runDir, 'tokenizer', 'tokenizer.json')].find((p) => existsSync(p));
@@ -58,6 +60,12 @@ export function register(program: Command): void {
       const say = (line: string) => {
         if (!flags.quiet) process.stderr.write(`sbp serve: ${line}\n`);
       };
+      const apiKey = flags.apiKey ?? (process.env.SBP_API_KEY || undefined);
+      if (apiKey !== undefined && apiKey.trim() === '') throw new UserError('--api-key: the key is empty; give a non-empty key or leave the flag out');
+      if (!isLoopbackHost(sc.host) && apiKey === undefined) {
+        // Printed even with --quiet: anyone who can reach this address can use the model.
+        process.stderr.write(`sbp serve: warning: listening on ${sc.host}, reachable from other machines, and the API has no authentication; set --api-key (or SBP_API_KEY) or use --host 127.0.0.1\n`);
+      }
       const server = await startServer({
         modelDir: model.dir,
         modelName: sc.modelName,
@@ -71,6 +79,7 @@ export function register(program: Command): void {
         backend: sc.backend,
         threads: cfg.threads,
         embedBatchTokens: sc.embedBatchTokens,
+        apiKey,
         log: say,
       });
       // Tests and scripts read this line to learn the port (with --port 0).

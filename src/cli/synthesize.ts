@@ -51,7 +51,7 @@ export function register(program: Command): void {
         backend: flags.backend,
         http: { baseUrl: flags.baseUrl, concurrency: flags.concurrency },
       };
-      const { cfg, runDir } = loadCommandConfig(flags, { synthesize });
+      const { cfg, runDir } = loadCommandConfig(flags, { synthesize }, { mode: 'write', owns: ['synthesize'] });
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const interrupt = { onInterrupt: 'finishing the current shard (Ctrl-C again to quit at once; the unfinished shard is redone on resume)', stopAfterEnv: STOP_ENV, interrupted: SynthesisInterrupted, log };
       const failAfter = process.env[FAIL_ENV] ? Number(process.env[FAIL_ENV]) : undefined;

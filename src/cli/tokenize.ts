@@ -13,7 +13,7 @@ export function register(program: Command): void {
     'Tokenize the corpus with the trained tokenizer: one binary token shard per corpus shard (runs/<name>/tokens/{split}-NNNNN.tok) and tokens/stats.json.',
   );
   addCommonOptions(cmd).action(async (flags: CommonFlags) => {
-    const { cfg, runDir } = loadCommandConfig(flags);
+    const { cfg, runDir } = loadCommandConfig(flags, {}, { mode: 'write', owns: ['tokenize'] });
     const result = await runTokenizeStage({
       runDir,
       config: cfg.tokenize,

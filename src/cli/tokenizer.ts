@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { join } from 'node:path';
 import { UserError } from '../common/errors.js';
 import { formatCount } from '../common/progress.js';
@@ -6,7 +6,7 @@ import { resolveConfig, runDirOf } from '../config/load.js';
 import { stageDir } from '../stage/stage.js';
 import { runTokenizerStage, TOKENIZER_STAGE, type TokenizerStageStats } from '../tokenizer/tokenizer-stage.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
-import { addCommonOptions, loadCommandConfig, type CommonFlags } from './common.js';
+import { addCommonOptions, loadCommandConfig, parsePositiveInt, type CommonFlags } from './common.js';
 
 interface InspectFlags {
   config?: string;
@@ -22,11 +22,11 @@ export function register(program: Command): void {
     'Train the tokenizer on the train split of runs/<name>/corpus/: writes runs/<name>/tokenizer/tokenizer.json (Hugging Face format) and stats.json.',
   );
   addCommonOptions(train)
-    .option('--vocab-size <n>', 'vocabulary size, special tokens included (tokenizer.vocabSize)')
-    .action(async (flags: CommonFlags & { vocabSize?: string }) => {
+    .addOption(new Option('--vocab-size <n>', 'vocabulary size, special tokens included (tokenizer.vocabSize)').argParser(parsePositiveInt('--vocab-size')))
+    .action(async (flags: CommonFlags & { vocabSize?: number }) => {
       const overrides: Record<string, unknown> = {};
-      if (flags.vocabSize !== undefined) overrides.tokenizer = { vocabSize: Number(flags.vocabSize) };
-      const { cfg, runDir } = loadCommandConfig(flags, overrides);
+      if (flags.vocabSize !== undefined) overrides.tokenizer = { vocabSize: flags.vocabSize };
+      const { cfg, runDir } = loadCommandConfig(flags, overrides, { mode: 'write', owns: ['tokenizer'] });
       const result = await runTokenizerStage({ runDir, config: cfg.tokenizer, threads: cfg.threads, force: flags.force, quiet: flags.quiet });
       process.stdout.write(formatTokenizerSummary(stageDir(runDir, TOKENIZER_STAGE), result.manifest.stats, result.skipped));
     });

@@ -37,7 +37,7 @@ export function register(program: Command): void {
       const train: Record<string, unknown> = {
         steps: flags.steps, totalTokens: flags.totalTokens, batchSize: flags.batchSize, seqLen: flags.seqLen, lr: flags.lr, initFrom: flags.initFrom, backend: flags.backend,
       };
-      const { cfg, runDir } = loadCommandConfig(flags, { train, model: { preset: flags.preset } });
+      const { cfg, runDir } = loadCommandConfig(flags, { train, model: { preset: flags.preset } }, { mode: 'write', owns: ['train', 'model'] });
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const interrupt = { onInterrupt: 'finishing the current step and writing a checkpoint (Ctrl-C again to quit without one)', stopAfterEnv: STOP_ENV, interrupted: TrainingInterrupted, log };
       await runInterruptible(interrupt, async (shouldStop) => {

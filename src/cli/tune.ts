@@ -35,7 +35,7 @@ export function register(program: Command): void {
     .addOption(new Option('--backend <kind>', 'compute backend (tune.backend)').choices(['auto', 'cpu', 'ref']))
     .action(async (flags: TuneFlags) => {
       const tune = { initFrom: flags.initFrom, steps: flags.steps, batchSize: flags.batchSize, seqLen: flags.seqLen, lr: flags.lr, d1Fraction: flags.d1Fraction, backend: flags.backend };
-      const { cfg, runDir } = loadCommandConfig(flags, { tune });
+      const { cfg, runDir } = loadCommandConfig(flags, { tune }, { mode: 'write', owns: ['tune'] });
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const interrupt = { onInterrupt: 'finishing the current step and writing a checkpoint (Ctrl-C again to quit without one)', stopAfterEnv: STOP_ENV, interrupted: TrainingInterrupted, log };
       await runInterruptible(interrupt, async (shouldStop) => {

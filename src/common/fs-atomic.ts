@@ -1,3 +1,4 @@
+import { UserError } from './errors.js';
 import { closeSync, fsyncSync, openSync, renameSync, writeSync, mkdirSync, existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -35,7 +36,7 @@ export function readJsonIfExists<T = unknown>(path: string): T | undefined {
   try {
     return JSON.parse(text) as T;
   } catch (err) {
-    throw new Error(`${path}: not valid JSON (${(err as Error).message}); delete it to redo the stage`);
+    throw new UserError(`${path}: not valid JSON (${(err as Error).message}); delete it to redo the stage`);
   }
 }
 

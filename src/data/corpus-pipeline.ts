@@ -51,6 +51,7 @@ export async function* corpusPipeline(opts: PipelineOptions): AsyncGenerator<{ d
       stats.charsIn += countChars(doc.text);
       opts.onRecord?.();
 
+      if (doc.text.includes('\0')) stats.nulBytesRemoved++;
       const text = normalizeText(doc.text);
       if (text !== doc.text) stats.normalized++;
       const chars = countChars(text);

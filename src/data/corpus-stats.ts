@@ -16,6 +16,8 @@ export interface CorpusStats {
   normalized: number;
   /** Documents whose bytes were not valid UTF-8 and were repaired (bad bytes → U+FFFD). */
   invalidUtf8Repaired: number;
+  /** Documents that held NUL bytes, which normalisation removed (a repair, like invalid UTF-8). */
+  nulBytesRemoved: number;
   splits: Record<CorpusSplit, { docs: number; chars: number; shards: number }>;
   /** True when prepare.maxDocs stopped reading before the sources were exhausted. */
   stoppedAtMaxDocs: boolean;
@@ -32,6 +34,7 @@ export function newCorpusStats(): CorpusStats {
     drops: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>,
     normalized: 0,
     invalidUtf8Repaired: 0,
+    nulBytesRemoved: 0,
     splits: { train: { docs: 0, chars: 0, shards: 0 }, heldout: { docs: 0, chars: 0, shards: 0 } },
     stoppedAtMaxDocs: false,
     sources: [],

@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 
 /**
@@ -6,13 +6,14 @@ import { join, relative, sep } from 'node:path';
  * '/' separators, sorted by code unit order so the stream order is the same on every machine.
  * Symbolic links are not followed (Debian doc trees use them for aliases).
  */
-export function listFiles(root: string, accept: (name: string) => boolean): string[] {
+export function listFiles(root: string, accept: (name: string) => boolean, onSkip?: (rel: string, reason: 'dangling-symlink' | 'symlink') => void): string[] {
   const out: string[] = [];
   const walk = (dir: string): void => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const full = join(dir, entry.name);
       if (entry.isDirectory()) walk(full);
       else if (entry.isFile() && accept(entry.name)) out.push(relative(root, full).split(sep).join('/'));
+      else if (entry.isSymbolicLink() && onSkip && accept(entry.name)) onSkip(relative(root, full).split(sep).join('/'), existsSync(full) ? 'symlink' : 'dangling-symlink');
     }
   };
   walk(root);

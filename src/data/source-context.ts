@@ -12,12 +12,14 @@ export interface SourceCounters {
   malformedExamples: string[];
   /** Documents whose bytes were not valid UTF-8; the bad bytes became U+FFFD. */
   invalidUtf8Repaired: number;
+  /** Documents whose id (from the source's idField) repeats an earlier one; both are kept. */
+  duplicateIds: number;
   /** Files the source passed over on purpose, by reason (e.g. man-page aliases). Not documents. */
   skippedFiles: Record<string, number>;
 }
 
 export function newSourceCounters(source: string): SourceCounters {
-  return { source, docs: 0, malformed: 0, malformedExamples: [], invalidUtf8Repaired: 0, skippedFiles: {} };
+  return { source, docs: 0, malformed: 0, malformedExamples: [], invalidUtf8Repaired: 0, duplicateIds: 0, skippedFiles: {} };
 }
 
 export const MAX_MALFORMED_EXAMPLES = 10;

@@ -14,7 +14,7 @@ import type { Backend } from '../engine/backend.js';
 import { readEvalOutputs, runEvalStage, type EvalResults } from '../eval/eval-stage.js';
 import type { MetricComparison } from '../eval/compare.js';
 import { runPairStage } from '../pairs/pair-stage.js';
-import { writeReport } from '../report/report.js';
+import { REPORT_FILE, writeReport } from '../report/report.js';
 import { runSynthesizeStage } from '../synth/synthesize-stage.js';
 import { runTuneStage } from '../synth/tune-stage.js';
 import { runTokenizerStage } from '../tokenizer/tokenizer-stage.js';
@@ -197,19 +197,19 @@ export function experimentGraph(g: GraphContext): StageNode[] {
       name: 'report',
       deps: ['eval'],
       slice: {},
-      run: async () =>
-        skipped(
-          await runStage<{ path: string; sections: number; ready: number }>({
-            stage: 'report',
-            runDir,
-            config: { formatVersion: 1 },
-            inputs: reportInputs(runDir, reportStages(chains, evalPlan.models, searching)),
-            run: async () => {
-              const { path, sections } = await writeReport(runDir);
-              return { path, sections: sections.length, ready: sections.filter((s) => s.ready).length };
-            },
-          }),
-        ),
+      run: async () => {
+        const r = await runStage<{ path: string; sections: number; ready: number }>({
+          stage: 'report',
+          runDir,
+          config: { formatVersion: 1 },
+          inputs: reportInputs(runDir, reportStages(chains, evalPlan.models, searching)),
+          run: async () => {
+            const { path, sections } = await writeReport(runDir);
+            return { path, sections: sections.length, ready: sections.filter((s) => s.ready).length };
+          },
+        });
+        return skipped(r);
+      },
     },
   );
   return nodes;
@@ -358,7 +358,9 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
     results: evaluated?.results ?? null,
     comparison: evaluated?.comparison ?? null,
     sweep: evaluated?.sweep ?? null,
-    reportPath: opts.planOnly ? null : (readManifest<{ path: string }>(runDir, 'report')?.stats.path ?? null),
+    // Where the report is now: the manifest's path is where it was first written (another folder,
+    // another working directory) when this run was copied or moved since.
+    reportPath: opts.planOnly || !readManifest(runDir, 'report') ? null : join(runDir, REPORT_FILE),
   };
   writeJsonAtomic(join(runDir, EXPERIMENT_RECORD), { finishedAt: new Date().toISOString(), seconds, planOnly: opts.planOnly ?? false, stages });
   return result;

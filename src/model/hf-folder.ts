@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../common/errors.js';
-import { writeJsonAtomic } from '../common/fs-atomic.js';
+import { clearChecksums, recordChecksums, verifyChecksums } from '../common/file-checksums.js';
+import { writeFileAtomic, writeJsonAtomic } from '../common/fs-atomic.js';
 import type { Backend } from '../engine/backend.js';
 import { fromHfConfig, toHfConfig } from './config.js';
 import { LlamaModel } from './llama.js';
@@ -27,6 +28,7 @@ export interface SaveModelOptions {
  */
 export function saveModelFolder(dir: string, model: LlamaModel, opts: SaveModelOptions = {}): void {
   const c = model.config;
+  clearChecksums(dir); // until the new files are all written, the folder loads unchecked, never falsely damaged
   const tensors = model.paramTable.map((e) => ({ name: e.name, shape: e.shape, data: model.readParam(e.name) }));
   // transformers refuses safetensors files without metadata.format
   writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
@@ -38,6 +40,27 @@ export function saveModelFolder(dir: string, model: LlamaModel, opts: SaveModelO
     ...opts.generation,
   });
   writeJsonAtomic(join(dir, 'config.json'), toHfConfig(c));
+  recordChecksums(dir, MODEL_FILES.filter((f) => f !== 'tokenizer.json' || opts.tokenizerJsonPath !== undefined));
+}
+
+/** The files saveModelFolder writes, all listed in the folder's checksums.json. */
+const MODEL_FILES = ['model.safetensors', 'tokenizer.json', 'generation_config.json', 'config.json'] as const;
+
+/**
+ * The first non-finite value of a tensor as a UserError naming it, or nothing. NaN or infinite
+ * weights would make every output garbage (a sampler picks token 0 forever) with exit 0.
+ */
+export function checkFiniteTensor(data: Float32Array, name: string, file: string): void {
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i]!;
+    if (x - x !== 0) {
+      let count = 0;
+      for (let j = i; j < data.length; j++) if (!Number.isFinite(data[j]!)) count++;
+      throw new UserError(
+        `${file}: tensor "${name}" holds ${Number.isNaN(x) ? 'NaN' : x > 0 ? '+Infinity' : '-Infinity'} at element ${i} (${count} non-finite of ${data.length}); the weights are unusable — load an earlier checkpoint or retrain the model`,
+      );
+    }
+  }
 }
 
 /** Tensors some exporters include that carry no weights of ours (buffers recomputed at load). */
@@ -46,11 +69,13 @@ const IGNORED_TENSOR = /\.rotary_emb\.inv_freq$/;
 /**
  * Loads a Hugging Face folder (LlamaForCausalLM or Qwen3ForCausalLM; one `model.safetensors` or shards
  * listed in `model.safetensors.index.json`). F16 / BF16 weights are converted to float32. Missing,
- * misshapen or unexpected tensors are UserErrors naming the tensor and the file.
+ * misshapen or unexpected tensors are UserErrors naming the tensor and the file. Files listed in the
+ * folder's checksums.json are checked first, and every weight must be finite.
  */
 export function loadModelFolder(dir: string, backend: Backend): LlamaModel {
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) throw new UserError(`${dir}: not a model folder (config.json is missing)`);
+  verifyChecksums(dir, `retrain or restore the model (to load it anyway, delete ${join(dir, 'checksums.json')})`, MODEL_FILES);
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(configPath, 'utf8'));
@@ -104,7 +129,9 @@ export function loadModelFolder(dir: string, backend: Backend): LlamaModel {
       if (info.shape.length !== e.shape.length || info.shape.some((d, i) => d !== e.shape[i])) {
         throw new UserError(`${path}: tensor "${e.name}" has shape [${info.shape.join(', ')}], config.json implies [${e.shape.join(', ')}]`);
       }
-      model.writeParam(e.name, f.read(e.name));
+      const data = f.read(e.name);
+      checkFiniteTensor(data, e.name, path);
+      model.writeParam(e.name, data);
     }
     return model;
   } finally {

@@ -75,15 +75,21 @@ export function similarityHistogramSpec(bins: SimilarityBin[], alpha: number | n
 
 /** A run's colour: the arm's for the three runs and for a sweep's baselines and oracles (`baseline-seed2`); the others in turn. */
 export function runColor(name: string, k: number): string {
-  const arm = /^(baseline|oracle)(-|$)/.exec(name)?.[1];
+  const arm = /^(baseline|oracle)(-seed\d+)?$/.exec(name)?.[1];
   return RUN_COLORS[name] ?? (arm ? RUN_COLORS[arm]! : OTHER_COLORS[k % OTHER_COLORS.length]!);
 }
 
 function colorScale(names: string[]): { domain: string[]; range: string[] } {
   let k = 0;
-  const fixed = (n: string) => n in RUN_COLORS || /^(baseline|oracle)(-|$)/.test(n);
+  const fixed = (n: string) => n in RUN_COLORS || /^(baseline|oracle)(-seed\d+)?$/.test(n);
   return { domain: names, range: names.map((n) => runColor(n, fixed(n) ? 0 : k++)) };
 }
+
+/**
+ * Token counts on an axis: at most 3 significant digits with SI units and trailing zeros trimmed
+ * (1.2M, 250k, 1.25M), never the raw 1.200128M that `~s` prints for a tick at an odd value.
+ */
+export const TOKEN_AXIS_FORMAT = '.3~s';
 
 /** Held-out loss (nats per token) against training tokens, one line per model. */
 export function heldoutLossSpec(models: ModelRun[]): TopLevelSpec {
@@ -94,8 +100,24 @@ export function heldoutLossSpec(models: ModelRun[]): TopLevelSpec {
     data: { values: rows },
     mark: { type: 'line', point: { size: 28 }, strokeWidth: 2 },
     encoding: {
-      x: { field: 'tokens', type: 'quantitative', title: 'training tokens seen', axis: { format: '~s' } },
+      x: { field: 'tokens', type: 'quantitative', title: 'training tokens seen', axis: { format: TOKEN_AXIS_FORMAT } },
       y: { field: 'loss', type: 'quantitative', title: 'held-out loss (nats / token)', scale: { zero: false } },
+      color: { field: 'model', type: 'nominal', title: 'run', scale: colorScale(models.map((m) => m.name)) },
+    },
+  } as unknown as TopLevelSpec;
+}
+
+/** Training loss (nats per token, the logged steps) against training tokens, one line per model. */
+export function trainingLossSpec(models: ModelRun[]): TopLevelSpec {
+  const rows = models.flatMap((m) => m.steps.filter((s) => s.loss !== null).map((s) => ({ model: m.name, tokens: s.tokens, loss: s.loss })));
+  return {
+    width: WIDTH,
+    height: HEIGHT,
+    data: { values: rows },
+    mark: { type: 'line', strokeWidth: 1.5 },
+    encoding: {
+      x: { field: 'tokens', type: 'quantitative', title: 'training tokens seen', axis: { format: TOKEN_AXIS_FORMAT } },
+      y: { field: 'loss', type: 'quantitative', title: 'training loss (nats / token)', scale: { zero: false } },
       color: { field: 'model', type: 'nominal', title: 'run', scale: colorScale(models.map((m) => m.name)) },
     },
   } as unknown as TopLevelSpec;
@@ -113,7 +135,7 @@ export function synthesizerLossSpec(model: ModelRun): TopLevelSpec {
     data: { values: rows },
     mark: { type: 'line', point: { size: 20 }, strokeWidth: 2 },
     encoding: {
-      x: { field: 'step', type: 'quantitative', title: 'optimizer step' },
+      x: { field: 'step', type: 'quantitative', title: 'optimizer step', axis: { format: TOKEN_AXIS_FORMAT } },
       y: { field: 'loss', type: 'quantitative', title: 'loss (nats / d2 token)', scale: { zero: false } },
       color: { field: 'series', type: 'nominal', title: null, scale: { domain: ['training loss (d2 tokens)', 'held-out loss (unseen pairs)'], range: ['#9ecae1', '#d62728'] } },
     },

@@ -1,5 +1,6 @@
 import { renderChartSvg } from './chart-svg.js';
-import { fractionOfOracleGainSpec, heldoutLossSpec, RUN_COLORS, runColor, similarityBins, similarityHistogramSpec, synthesizerLossSpec } from './charts.js';
+import { fractionOfOracleGainSpec, heldoutLossSpec, RUN_COLORS, runColor, similarityBins, similarityHistogramSpec, synthesizerLossSpec, trainingLossSpec } from './charts.js';
+import { EXCERPT_CHARS } from '../pairs/pair-miner.js';
 import { html, type HtmlValue, type SafeHtml } from './html.js';
 import { SYNTHESIZER_MODEL, type ComparisonRow, type EstimateCell, type Interval, type ModelRun, type RunSnapshot } from './run-snapshot.js';
 import type { SeedSpread, VariantGroup } from '../eval/variant-summary.js';
@@ -109,6 +110,10 @@ export function dataSection(run: RunSnapshot): ReportSection {
       Object.entries(k.splits ?? {}).map(([split, s]) => [split, formatNumber(s!.docs), formatNumber(s!.tokens), formatNumber(s!.bytes), formatNumber(s!.tokens > 0 ? s!.bytes / s!.tokens : null), formatNumber(s!.maxDocTokens)]),
     )}`);
   }
+  const u = uniqueTokensOf(run);
+  if (parts.length > 0 && u !== null) {
+    parts.push(html`<p class="note">These counts are of the whole prepared corpus. The experiment's baseline and SBP runs train on a subset <em>U</em> of it, ${formatNumber(u)} tokens of whole training documents (<code>experiment.uniqueTokens</code>); the oracle draws up to ${formatNumber(oracleFactorOf(run))}× as many from the same training split, and every held-out loss is measured on the held-out split above. The plan section lists the exact subsets.</p>`);
+  }
   return {
     id: 'data',
     title: 'Data',
@@ -144,7 +149,7 @@ export async function pairsSection(run: RunSnapshot): Promise<ReportSection> {
     );
     const drops = Object.entries(s.drops ?? {}).map(([r, n]) => `${formatNumber(n)} ${r.replace(/_/g, ' ')}`).join(', ');
     const samples = p.samples.length > 0
-      ? html`<h3>Sample pairs</h3><p class="note">The first ${formatNumber(DOC_CHARS)} characters at most of each document (the pair stage keeps excerpts). Rows marked <span class="tag drop">near-duplicate</span> were dropped, shown so the filter can be checked.</p>${p.samples.map(
+      ? html`<h3>Sample pairs</h3><p class="note">The first ${formatNumber(EXCERPT_CHARS)} characters at most of each document (the excerpts the pair stage keeps in pairs/stats.json; "…" marks a cut). Rows marked <span class="tag drop">near-duplicate</span> were dropped, shown so the filter can be checked.</p>${p.samples.map(
           (x) => html`<div class="pair${x.dropped ? ' dropped' : ''}"><div class="pair-head">similarity <strong>${formatNumber(x.similarity)}</strong>${x.jaccard !== null ? html` · shingle Jaccard ${formatNumber(x.jaccard)}` : null}${x.dropped ? html` <span class="tag drop">near-duplicate</span>` : null}</div><div class="side-by-side"><div><div class="doc-label">d1 · ${x.id1}</div><div class="doc">${excerpt(x.text1)}</div></div><div><div class="doc-label">d2 · ${x.id2}</div><div class="doc">${excerpt(x.text2)}</div></div></div></div>`,
         )}`
       : null;
@@ -209,7 +214,7 @@ export function synthesisSection(run: RunSnapshot): ReportSection {
   let body: SafeHtml | null = null;
   if (s) {
     const examples = s.examples.length > 0
-      ? html`<h3>Seeds and what was written from them</h3>${s.examples.map((e) => {
+      ? html`<h3>Seeds and what was written from them</h3><p class="note">The first ${formatNumber(DOC_CHARS)} characters at most of each document; "…" marks a cut.</p>${s.examples.map((e) => {
           const info = ['finish_reason', 'finishReason', 'temperature', 'top_p', 'topP', 'tokens']
             .filter((k) => e.meta[k] !== undefined)
             .map((k) => `${k} ${typeof e.meta[k] === 'number' ? formatNumber(e.meta[k] as number) : String(e.meta[k])}`)
@@ -243,8 +248,13 @@ export async function trainingSection(run: RunSnapshot): Promise<ReportSection> 
     const lines = withCurve.some((m) => /-seed\d+$/.test(m.name)) ? seedMeans(withCurve) : withCurve;
     const caption = lines === withCurve ? 'Held-out loss against training tokens, one line per run; lower is better.' : 'Held-out loss against training tokens, one line per variant (the mean over its seeds); lower is better.';
     const chart = withCurve.length > 0 ? chartFigure('heldout-loss', await renderChartSvg(heldoutLossSpec(lines), 'chart-heldout-loss'), caption) : html`<p class="note">No held-out evaluation has been logged yet (train.evalEvery).</p>`;
+    const withSteps = models.filter((m) => m.steps.some((x) => x.loss !== null));
+    const stepLines = withSteps.some((m) => /-seed\d+$/.test(m.name)) ? seedMeans(withSteps) : withSteps;
+    const trainChart = withSteps.length > 0
+      ? chartFigure('training-loss', await renderChartSvg(trainingLossSpec(stepLines), 'chart-training-loss'), 'Training loss against training tokens, one line per run (every train.logEvery steps). SBP and the oracle train on different data than the baseline, so compare their held-out curves above, not these.')
+      : null;
     let k = 0;
-    const colors = new Map(models.map((m) => [m.name, runColor(m.name, m.name in RUN_COLORS || /^(baseline|oracle)(-|$)/.test(m.name) ? 0 : k++)]));
+    const colors = new Map(models.map((m) => [m.name, runColor(m.name, m.name in RUN_COLORS || /^(baseline|oracle)(-seed\d+)?$/.test(m.name) ? 0 : k++)]));
     const rows = models.map((m) => {
       const last = m.evals.at(-1);
       const lastStep = [...m.steps].reverse().find((s) => s.loss !== null);
@@ -259,12 +269,12 @@ export async function trainingSection(run: RunSnapshot): Promise<ReportSection> 
         formatNumber(last ? Math.exp(last.heldoutLoss) : null),
       ] as HtmlValue[];
     });
-    body = html`${chart}${table(['run', 'status', 'parameters', 'tokens trained', 'last training loss', 'held-out loss', 'held-out perplexity'], rows)}`;
+    body = html`${chart}${trainChart}${table(['run', 'status', 'parameters', 'tokens trained', 'last training loss', 'held-out loss', 'held-out perplexity'], rows)}${perplexityNote(run, models)}`;
   }
   return {
     id: 'training',
     title: 'Held-out loss during training',
-    explain: html`The three runs of the plan on one chart. All see the same number of tokens, so at any point on the x-axis they have spent the same compute. With few unique tokens the baseline's held-out loss flattens (or rises) once it starts repeating its data; the oracle, with fresh data all along, keeps falling. SBP sits between them: where its line ends relative to the other two is the experiment's answer. SBP may start behind the baseline, because synthetic text is harder to fit early on.`,
+    explain: html`Every run of the plan on one chart (the baseline, SBP and the oracle, and any control arms). All see the same number of tokens, so at any point on the x-axis they have spent the same compute. With few unique tokens the baseline's held-out loss flattens (or rises) once it starts repeating its data; the oracle, with fresh data all along, keeps falling. SBP sits between them: where its line ends relative to the other two is the experiment's answer. SBP may start behind the baseline, because synthetic text is harder to fit early on.`,
     body,
     missing: 'Run `sbp train` for the baseline, SBP and oracle runs (or `sbp experiment`).',
   };
@@ -278,9 +288,26 @@ function cell(e: EstimateCell | undefined, signed = false): SafeHtml {
   return html`${f(e.value)}${e.ci ? html`<span class="ci">[${f(e.ci.lo)}, ${f(e.ci.hi)}]</span>` : null}`;
 }
 
-function fractionCell(fr: ComparisonRow['fraction']): SafeHtml {
-  if (fr.value === null) return html`—`;
-  return html`<strong>${formatPercent(fr.value, 0)}</strong>${fr.ci ? html`<span class="ci">[${formatPercent(fr.ci.lo, 0)}, ${formatPercent(fr.ci.hi, 0)}]</span>` : null}`;
+function fractionCell(fr: ComparisonRow['fraction'], sbpGain?: EstimateCell, oracleGain?: EstimateCell): SafeHtml {
+  const gains = sbpGain && oracleGain ? html`<span class="dir">SBP gain ${formatSigned(sbpGain.value)} of oracle gain ${formatSigned(oracleGain.value)}</span>` : null;
+  if (fr.value === null) return html`—${gains}`;
+  const flag = fr.note && /unreliable|does not measure/.test(fr.note) ? html` <span class="tag drop">unreliable</span>` : null;
+  return html`<strong>${formatPercent(fr.value, 0)}</strong>${flag}${fr.ci ? html`<span class="ci">[${formatPercent(fr.ci.lo, 0)}, ${formatPercent(fr.ci.hi, 0)}]</span>` : null}${gains}`;
+}
+
+/** A fraction eval flagged as not to be trusted: the oracle's gain within noise, or the oracle worse. */
+function isUnreliable(c: ComparisonRow): boolean {
+  return c.fraction.note !== null && /unreliable|does not measure/.test(c.fraction.note);
+}
+
+/** The models of the results table: the three roles first, then every other arm eval/ holds, in its order. */
+function resultModels(models: string[]): string[] {
+  const roles = ['baseline', 'sbp', 'oracle'];
+  return [...roles.filter((r) => models.includes(r) || models.length === 0), ...models.filter((m) => !roles.includes(m))];
+}
+
+function modelHead(name: string): string {
+  return name === 'sbp' ? 'SBP' : name;
 }
 
 export async function resultsSection(run: RunSnapshot): Promise<ReportSection> {
@@ -291,20 +318,26 @@ export async function resultsSection(run: RunSnapshot): Promise<ReportSection> {
     if (ev.groups && ev.groups.length > 0) {
       body = await sweepResults(ev.groups, ev.models, ev.metrics, level);
     } else if (ev.comparison && ev.comparison.length > 0) {
-      const rows = ev.comparison.map((c) => [
-        html`${c.metric}<span class="dir">${c.higherIsBetter ? 'higher is better' : 'lower is better'}</span>`,
-        formatNumber(c.items),
-        cell(c.baseline),
-        cell(c.sbp),
-        cell(c.oracle),
-        cell(c.sbpGain, true),
-        cell(c.oracleGain, true),
-        fractionCell(c.fraction),
-      ] as HtmlValue[]);
+      // One column per model eval/ holds (control arms too), then the fraction with its interval.
+      const models = resultModels(ev.models);
+      const rows = ev.comparison.map((c) => {
+        const byRole: Record<string, EstimateCell> = { baseline: c.baseline, sbp: c.sbp, oracle: c.oracle };
+        return [
+          html`${c.metric}<span class="dir">${c.higherIsBetter ? 'higher is better' : 'lower is better'}</span>`,
+          formatNumber(c.items),
+          ...models.map((m) => cell(ev.metrics[c.metric]?.values[m] ?? byRole[m])),
+          fractionCell(c.fraction, c.sbpGain, c.oracleGain),
+        ] as HtmlValue[];
+      });
       const notes = ev.comparison.filter((c) => c.fraction.note).map((c) => html`<li><strong>${c.metric}</strong>: ${c.fraction.note!}</li>`);
-      const fr = ev.comparison.filter((c) => c.fraction.value !== null).map((c) => ({ metric: c.metric, fraction: c.fraction.value!, lo: c.fraction.ci?.lo ?? null, hi: c.fraction.ci?.hi ?? null }));
-      const chart = fr.length > 0 ? chartFigure('oracle-fraction', await renderChartSvg(fractionOfOracleGainSpec(fr), 'chart-oracle-fraction'), `Fraction of oracle gain per metric${level ? `, with ${level} intervals where the oracle's gain is clear of noise` : ''}; dashed lines at 0% and 100%.`) : null;
-      body = html`${table(['metric', 'items', 'baseline', 'SBP', 'oracle', 'SBP gain', 'oracle gain', 'fraction of oracle gain'], rows, 'results')}${level ? html`<p class="note">Brackets are ${level} paired-bootstrap intervals over the evaluation items.</p>` : null}${notes.length > 0 ? html`<ul class="notes">${notes}</ul>` : null}${chart}`;
+      // A fraction flagged unreliable (the oracle's gain within noise, or the oracle worse) is no bar:
+      // dividing by a gain near zero draws −900% where the honest answer is "unknown".
+      const drawn = ev.comparison.filter((c) => c.fraction.value !== null && !isUnreliable(c));
+      const left = ev.comparison.filter((c) => c.fraction.value !== null && isUnreliable(c)).map((c) => c.metric);
+      const fr = drawn.map((c) => ({ metric: c.metric, fraction: c.fraction.value!, lo: c.fraction.ci?.lo ?? null, hi: c.fraction.ci?.hi ?? null }));
+      const caption = `Fraction of oracle gain per metric${level ? `, with ${level} intervals` : ''}; dashed lines at 0% and 100%.${left.length > 0 ? ` Not drawn, because the fraction is unreliable (see the notes above): ${left.join(', ')}.` : ''}`;
+      const chart = fr.length > 0 ? chartFigure('oracle-fraction', await renderChartSvg(fractionOfOracleGainSpec(fr), 'chart-oracle-fraction'), caption) : left.length > 0 ? html`<p class="note">${caption}</p>` : null;
+      body = html`${table(['metric', 'items', ...models.map(modelHead), 'fraction of oracle gain'], rows, 'results')}${level ? html`<p class="note">Brackets are ${level} paired-bootstrap intervals over the evaluation items. Under each fraction: SBP's gain over the baseline and the oracle's (model − baseline; negative is better for lower-is-better metrics).</p>` : null}${notes.length > 0 ? html`<ul class="notes">${notes}</ul>` : null}${chart}`;
     } else {
       const models = ev.models;
       const rows = Object.entries(ev.metrics).map(([name, m]) => [html`${name}<span class="dir">${m.higherIsBetter ? 'higher is better' : 'lower is better'}</span>`, formatNumber(m.items), ...models.map((k) => cell(m.values[k]))] as HtmlValue[]);
@@ -466,4 +499,34 @@ function seedMeans(models: ModelRun[]): ModelRun[] {
     const evals = [...at].filter(([, p]) => p.n === runs.length).sort((a, b) => a[0] - b[0]).map(([tokens, p]) => ({ step: p.step, tokens, heldoutLoss: p.sum / p.n }));
     return { name, finished: runs.every((r) => r.finished), stats: null, steps: [], evals };
   });
+}
+
+/** U of the run's experiment (tokens of the real subset), from the plan or the run's record; null outside an experiment. */
+function uniqueTokensOf(run: RunSnapshot): number | null {
+  const fromPlan = (run.plan as { uniqueTokens?: unknown } | null)?.uniqueTokens;
+  if (typeof fromPlan === 'number') return fromPlan;
+  if (!run.plan) return null;
+  const fromConfig = (run.config as { experiment?: { uniqueTokens?: unknown } } | null)?.experiment?.uniqueTokens;
+  return typeof fromConfig === 'number' ? fromConfig : null;
+}
+
+function oracleFactorOf(run: RunSnapshot): number {
+  const f = (run.config as { experiment?: { oracleFactor?: unknown } } | null)?.experiment?.oracleFactor;
+  return typeof f === 'number' ? f : 20;
+}
+
+/**
+ * Why the training table's held-out perplexity and `sbp eval`'s heldout/ppl differ, next to the
+ * table, with both numbers for each run that has both (they score different token sets).
+ */
+function perplexityNote(run: RunSnapshot, models: ModelRun[]): SafeHtml | null {
+  const evalPpl = run.eval?.metrics['heldout/ppl'];
+  const pairs = models.flatMap((m) => {
+    const last = m.evals.at(-1);
+    const e = evalPpl?.values[m.name];
+    return last && e ? [`${m.name} ${formatNumber(Math.exp(last.heldoutLoss))} here, ${formatNumber(e.value)} in the results`] : [];
+  });
+  const cfg = run.config as { train?: { evalTokens?: unknown; seqLen?: unknown }; eval?: { window?: unknown; maxDocs?: unknown } } | null;
+  const n = (v: unknown, unit: string) => (typeof v === 'number' ? `${formatNumber(v)} ${unit}` : unit);
+  return html`<p class="note">The held-out loss and perplexity here are the trainer's: the first ${n(cfg?.train?.evalTokens, 'tokens')} (<code>train.evalTokens</code>) of the held-out split, packed into rows of <code>train.seqLen</code> (${n(cfg?.train?.seqLen, 'tokens')}) across document boundaries. The results below use <code>sbp eval</code>'s <code>heldout/ppl</code>: up to ${n(cfg?.eval?.maxDocs, 'whole held-out documents')} (<code>eval.maxDocs</code>), each scored from its start with a window of <code>eval.window</code> (${n(cfg?.eval?.window, 'tokens')}). Different tokens, so the two perplexities differ${pairs.length > 0 ? ` (${pairs.join('; ')})` : ''}; compare runs within one of them.</p>`;
 }

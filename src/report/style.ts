@@ -4,7 +4,7 @@ export const REPORT_CSS = `
 * { box-sizing: border-box; }
 html { font-size: 16px; -webkit-text-size-adjust: 100%; }
 body { margin: 0; color: var(--ink); background: #fff; font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; line-height: 1.55; }
-main { max-width: 960px; margin: 0 auto; padding: 2rem 1.5rem 4rem; }
+main { max-width: 1180px; margin: 0 auto; padding: 2rem 1.5rem 4rem; }
 header h1 { font-size: 1.9rem; line-height: 1.2; margin: 0 0 .3rem; }
 header .sub { color: var(--muted); margin: 0 0 1rem; }
 .headline { font-size: 1.15rem; background: #eef5fb; border-left: 4px solid var(--accent); padding: .75rem 1rem; margin: 1rem 0; }
@@ -25,6 +25,8 @@ th, td { text-align: left; padding: .3rem .7rem .3rem 0; border-bottom: 1px soli
 th { font-weight: 600; border-bottom: 2px solid #ccc; white-space: nowrap; }
 table.kv td:first-child { color: var(--muted); font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .85rem; }
 table.results td:nth-child(n+3) { white-space: nowrap; }
+table.results th { white-space: normal; }
+table.results td:last-child .dir { white-space: normal; max-width: 13rem; }
 .ci { display: block; color: var(--muted); font-size: .78rem; }
 .dir { display: block; color: var(--muted); font-size: .75rem; }
 ul.notes { font-size: .88rem; color: var(--muted); }

@@ -9,20 +9,21 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
-    readonly type: ApiErrorType = 'invalid_request_error',
-    readonly param: string | null = null,
-    readonly code: string | null = null,
+    readonly type: ApiErrorType,
+    readonly param: string | null,
+    /** Machine-readable reason; every error has one, so clients can branch without parsing text. */
+    readonly code: string,
   ) {
     super(message);
     this.name = 'ApiError';
   }
 
-  toBody(): { error: { message: string; type: ApiErrorType; param: string | null; code: string | null } } {
+  toBody(): { error: { message: string; type: ApiErrorType; param: string | null; code: string } } {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
 }
 
 /** A 400 about one request field. */
-export function invalidField(param: string, message: string, code: string | null = null): ApiError {
+export function invalidField(param: string, message: string, code: string): ApiError {
   return new ApiError(400, message, 'invalid_request_error', param, code);
 }

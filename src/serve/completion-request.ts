@@ -59,9 +59,9 @@ export function parseCompletionRequest(body: unknown, limits: CompletionLimits, 
   const stream = optionalBool(b, 'stream', false);
   let includeUsage = false;
   if (b.stream_options !== undefined && b.stream_options !== null) {
-    if (!stream) throw invalidField('stream_options', 'stream_options is only allowed when stream is true');
+    if (!stream) throw invalidField('stream_options', 'stream_options is only allowed when stream is true', 'invalid_value');
     const so = b.stream_options;
-    if (typeof so !== 'object' || Array.isArray(so)) throw invalidField('stream_options', 'stream_options must be an object');
+    if (typeof so !== 'object' || Array.isArray(so)) throw invalidField('stream_options', 'stream_options must be an object', 'invalid_type');
     for (const k of Object.keys(so)) if (k !== 'include_usage') throw invalidField(`stream_options.${k}`, `Unrecognized stream option: ${k}`, 'unsupported_parameter');
     includeUsage = optionalBool(so as Record<string, unknown>, 'include_usage', false, 'stream_options.');
   }
@@ -80,7 +80,7 @@ export function parseCompletionRequest(body: unknown, limits: CompletionLimits, 
   }
   const temperature = optionalNumber(b, 'temperature', 1, 0, Infinity);
   const topP = optionalNumber(b, 'top_p', 1, 0, 1);
-  if (topP === 0) throw invalidField('top_p', 'top_p must be in (0, 1]');
+  if (topP === 0) throw invalidField('top_p', 'top_p must be in (0, 1]', 'invalid_value');
   let topK = optionalInt(b, 'top_k', 0, -1, Number.MAX_SAFE_INTEGER);
   if (topK === -1) topK = 0; // vLLM's spelling of "off"
   return {
@@ -101,7 +101,7 @@ export function parseCompletionRequest(body: unknown, limits: CompletionLimits, 
 }
 
 export function requireObject(body: unknown): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, 'The request body must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, 'The request body must be a JSON object', 'invalid_request_error', null, 'invalid_type');
   return body as Record<string, unknown>;
 }
 
@@ -114,11 +114,11 @@ export function checkModel(model: unknown, modelId: string): void {
 function parsePrompts(prompt: unknown, limits: CompletionLimits, encoder: PromptEncoder): Array<{ ids: Int32Array; text: string }> {
   if (prompt === undefined || prompt === null) throw invalidField('prompt', 'you must provide a prompt: a string, an array of strings, an array of token ids, or an array of token-id arrays', 'missing_required_parameter');
   const fromIds = (ids: unknown[], where: string) => {
-    if (ids.length === 0) throw invalidField('prompt', `${where} is an empty token list`);
+    if (ids.length === 0) throw invalidField('prompt', `${where} is an empty token list`, 'invalid_value');
     const out = new Int32Array(ids.length);
     ids.forEach((t, i) => {
       if (!Number.isInteger(t) || (t as number) < 0 || (t as number) >= limits.vocabSize) {
-        throw invalidField('prompt', `${where}[${i}] = ${describe(t)} is not a token id in [0, ${limits.vocabSize})`);
+        throw invalidField('prompt', `${where}[${i}] = ${describe(t)} is not a token id in [0, ${limits.vocabSize})`, 'invalid_token_id');
       }
       out[i] = t as number;
     });
@@ -127,7 +127,7 @@ function parsePrompts(prompt: unknown, limits: CompletionLimits, encoder: Prompt
   const fromText = (text: string) => ({ ids: encoder.encode(text), text });
   if (typeof prompt === 'string') return [fromText(prompt)];
   if (!Array.isArray(prompt)) throw invalidField('prompt', `prompt must be a string or an array, got ${describe(prompt)}`, 'invalid_type');
-  if (prompt.length === 0) throw invalidField('prompt', 'prompt must not be an empty array');
+  if (prompt.length === 0) throw invalidField('prompt', 'prompt must not be an empty array', 'invalid_value');
   if (prompt.every((p) => typeof p === 'number')) return [fromIds(prompt, 'prompt')];
   return prompt.map((p, i) => {
     if (typeof p === 'string') return fromText(p);
@@ -151,8 +151,8 @@ function parseStop(stop: unknown): string[] {
   if (stop === undefined || stop === null) return [];
   const list = typeof stop === 'string' ? [stop] : stop;
   if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) throw invalidField('stop', `stop must be a string or an array of strings, got ${describe(stop)}`, 'invalid_type');
-  if (list.length > MAX_STOPS) throw invalidField('stop', `at most ${MAX_STOPS} stop strings, got ${list.length}`);
-  if (list.some((s) => s.length === 0)) throw invalidField('stop', 'stop strings must not be empty');
+  if (list.length > MAX_STOPS) throw invalidField('stop', `at most ${MAX_STOPS} stop strings, got ${list.length}`, 'too_many_values');
+  if (list.some((s) => s.length === 0)) throw invalidField('stop', 'stop strings must not be empty', 'invalid_value');
   return list as string[];
 }
 

@@ -32,7 +32,7 @@ export function parseEmbeddingRequest(body: unknown, limits: { modelId: string; 
   const ids = (list: unknown[], where: string): Int32Array => {
     const out = new Int32Array(list.length);
     list.forEach((t, i) => {
-      if (!Number.isInteger(t) || (t as number) < 0 || (t as number) >= limits.vocabSize) throw invalidField('input', `${where}[${i}] = ${describe(t)} is not a token id in [0, ${limits.vocabSize})`);
+      if (!Number.isInteger(t) || (t as number) < 0 || (t as number) >= limits.vocabSize) throw invalidField('input', `${where}[${i}] = ${describe(t)} is not a token id in [0, ${limits.vocabSize})`, 'invalid_token_id');
       out[i] = t as number;
     });
     return out;
@@ -40,7 +40,7 @@ export function parseEmbeddingRequest(body: unknown, limits: { modelId: string; 
   let inputs: EmbedItem[];
   if (typeof input === 'string') inputs = [input];
   else if (!Array.isArray(input)) throw invalidField('input', `input must be a string or an array, got ${describe(input)}`, 'invalid_type');
-  else if (input.length === 0) throw invalidField('input', 'input must not be an empty array');
+  else if (input.length === 0) throw invalidField('input', 'input must not be an empty array', 'invalid_value');
   else if (input.every((x) => typeof x === 'number')) inputs = [ids(input, 'input')];
   else {
     inputs = input.map((x, i) => {
@@ -49,6 +49,6 @@ export function parseEmbeddingRequest(body: unknown, limits: { modelId: string; 
       throw invalidField('input', `input[${i}] must be a string or an array of token ids, got ${describe(x)}`, 'invalid_type');
     });
   }
-  if (inputs.length > MAX_INPUTS) throw invalidField('input', `at most ${MAX_INPUTS} inputs per request, got ${inputs.length}`);
+  if (inputs.length > MAX_INPUTS) throw invalidField('input', `at most ${MAX_INPUTS} inputs per request, got ${inputs.length}`, 'too_many_values');
   return { inputs, encodingFormat: fmt };
 }

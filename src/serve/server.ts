@@ -14,6 +14,7 @@ import type { FinishReason, SequenceEvent, SequenceSpec } from './continuous-bat
 import { parseEmbeddingRequest } from './embedding-request.js';
 import { ModelWorker, type GenerationMetrics } from './model-worker.js';
 import { PromptEncoder } from './prompt-encoder.js';
+import { checkApiKey, checkJsonContentType, metricsRoute } from './request-guard.js';
 import type { ModelInfo } from './worker-protocol.js';
 
 export interface ServeOptions {
@@ -30,11 +31,12 @@ export interface ServeOptions {
   threads?: number; // backend threads
   embedBatchTokens?: number; // B × T bound of one embedding forward pass (default 8192)
   maxBodyBytes?: number; // request bodies above this get 413 (default 32 MiB)
+  apiKey?: string; // when set, every route but /health needs `Authorization: Bearer <apiKey>` (401 otherwise)
   log?: (line: string) => void; // one line per notable event (default: nothing)
 }
 
 export interface ServerMetrics extends GenerationMetrics {
-  requests: Record<string, number>; // route → requests answered
+  requests: Record<string, number>; // route ("GET /v1/models", "GET /v1/models/{id}", or "other") → requests answered
   errors: number; // requests answered with a 4xx/5xx
   inFlight: number; // requests being answered
 }
@@ -100,10 +102,12 @@ export async function startServer(opts: ServeOptions): Promise<SbpServer> {
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
-    const route = `${req.method} ${path}`;
+    const route = metricsRoute(req.method, path);
     counters.requests[route] = (counters.requests[route] ?? 0) + 1;
-    if (draining) throw new ApiError(503, 'the server is shutting down', 'service_unavailable');
-    if (worker.failure) throw new ApiError(503, `the model worker stopped: ${worker.failure.message}`, 'service_unavailable');
+    checkApiKey(req, path, opts.apiKey);
+    if (draining) throw new ApiError(503, 'the server is shutting down', 'service_unavailable', null, 'shutting_down');
+    if (worker.failure) throw new ApiError(503, `the model worker stopped: ${worker.failure.message}`, 'service_unavailable', null, 'worker_failed');
+    if (req.method === 'POST' && (path === '/v1/completions' || path === '/v1/embeddings')) checkJsonContentType(req);
     if (path === '/health' && req.method === 'GET') return sendJson(res, 200, { status: 'ok', model: modelId, running: worker.metrics.running, queued: worker.metrics.queued });
     if (path === '/metrics' && req.method === 'GET') return sendJson(res, 200, metrics());
     if (path === '/v1/models' && req.method === 'GET') return sendJson(res, 200, { object: 'list', data: [modelCard()] });
@@ -228,7 +232,7 @@ export async function startServer(opts: ServeOptions): Promise<SbpServer> {
         failed = true;
         counters.errors++;
         log(`completion ${id} failed: ${err.message}`);
-        const e = new ApiError(500, `generation failed: ${err.message}`, 'server_error');
+        const e = new ApiError(500, `generation failed: ${err.message}`, 'server_error', null, 'generation_failed');
         if (r.stream) res.end(`data: ${JSON.stringify(e.toBody())}\n\ndata: [DONE]\n\n`);
         else sendJson(res, 500, e.toBody());
         end();
@@ -256,7 +260,7 @@ export async function startServer(opts: ServeOptions): Promise<SbpServer> {
   const server: Server = createServer((req, res) => {
     const done = handle(req, res).catch((err: unknown) => {
       counters.errors++;
-      const e = err instanceof ApiError ? err : new ApiError(500, `internal error: ${(err as Error).message}`, 'server_error');
+      const e = err instanceof ApiError ? err : new ApiError(500, `internal error: ${(err as Error).message}`, 'server_error', null, 'internal_error');
       if (!(err instanceof ApiError)) log(`internal error on ${req.method} ${req.url}: ${(err as Error).stack}`);
       if (res.headersSent) res.end();
       else sendJson(res, e.status, e.toBody());

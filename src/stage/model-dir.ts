@@ -27,5 +27,9 @@ export function resolveModelDir(runDir: string, ref: string, field: string): Res
     const st = statSync(join(ref, 'config.json'));
     return { dir: ref, runModel: null, inputHash: hashValue({ folder: ref, mtime: st.mtimeMs, size: st.size }) };
   }
+  if (!/^[A-Za-z0-9._-]+$/.test(ref)) {
+    // A path (it has a slash or other characters a model name cannot have): only the folder is meant.
+    throw new UserError(`${field}: ${ref} is not a folder; give the path of a model folder (holding config.json and model.safetensors), or the name of a model of this run`);
+  }
   throw new UserError(`${field}: "${ref}" is neither a model folder nor a finished model of this run (${runModel}); train it with \`sbp train --model ${ref}\` or give a folder path`);
 }

@@ -1,4 +1,5 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { UserError } from '../common/errors.js';
 import {
@@ -168,6 +169,18 @@ export class TokenShardReader {
     if (crc !== this.header.tokensCrc32) throw new UserError(`${this.path}: tokens checksum mismatch: the token data is corrupt; ${this.remedy}`);
   }
 
+  /**
+   * `verify()` at most once per process for this file as it is now (path, size, mtime, checksum):
+   * every stage that reads a shard checks it without paying the full read again in the same process.
+   */
+  verifyOnce(): void {
+    const st = statSync(this.path);
+    const key = `${resolve(this.path)}\0${st.size}\0${st.mtimeMs}\0${this.header.tokensCrc32}`;
+    if (verifiedShards.has(key)) return;
+    this.verify();
+    verifiedShards.add(key);
+  }
+
   close(): void {
     if (this.fd === undefined) return;
     closeSync(this.fd);
@@ -185,6 +198,13 @@ export class TokenShardReader {
     }
   }
 }
+
+/**
+ * Shards already verified by this process. Module state on purpose: the point is to check each shard
+ * once per process whichever stage opens it first; an entry names the file's size and mtime, so a
+ * rewritten shard is checked again.
+ */
+const verifiedShards = new Set<string>();
 
 function readOffsets(view: DataView, at: number, n: number): Float64Array {
   const out = new Float64Array(n);

@@ -60,7 +60,7 @@ export class TokenDataset implements TokenizedDocuments {
   }
 
   /** Opens `<tokensDir>/<split>-*.tok`; a split with no shards is a UserError that says which stage to run. */
-  static open(tokensDir: string, split: string, opts: TokenShardReaderOptions & { hint?: string } = {}): TokenDataset {
+  static open(tokensDir: string, split: string, opts: TokenShardReaderOptions & { hint?: string; verify?: boolean } = {}): TokenDataset {
     const paths = listTokenShards(tokensDir, split);
     if (paths.length === 0) {
       throw new UserError(`${tokensDir}: no ${split}-*${SHARD_EXTENSION} token shards; run \`${opts.hint ?? 'sbp tokenize'}\` first`);
@@ -68,10 +68,19 @@ export class TokenDataset implements TokenizedDocuments {
     return TokenDataset.fromFiles(paths, opts);
   }
 
-  static fromFiles(paths: string[], opts: TokenShardReaderOptions = {}): TokenDataset {
+  /**
+   * Opens the shards and verifies each one's token checksum and token ids (once per shard per
+   * process, see TokenShardReader.verifyOnce): a changed token id is an error naming the shard, not
+   * silently different training data. `verify: false` is for tools that only read the index.
+   */
+  static fromFiles(paths: string[], opts: TokenShardReaderOptions & { verify?: boolean } = {}): TokenDataset {
     const readers: TokenShardReader[] = [];
     try {
-      for (const p of paths) readers.push(TokenShardReader.open(p, opts));
+      for (const p of paths) {
+        const r = TokenShardReader.open(p, opts);
+        readers.push(r);
+        if (opts.verify !== false) r.verifyOnce();
+      }
       return new TokenDataset(readers);
     } catch (err) {
       for (const r of readers) r.close();

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJsonIfExists, writeJsonAtomic } from '../common/fs-atomic.js';
 import { UserError } from '../common/errors.js';
+import { recordChecksums, verifyChecksums } from '../common/file-checksums.js';
 import type { LanguageModel } from '../model/types.js';
 import type { AdamW } from './adamw.js';
 import type { BatchSourceState } from './batch-source.js';
@@ -68,6 +69,7 @@ export class CheckpointStore {
     this.models.save(tmp, model);
     optimizer.save(join(tmp, OPTIMIZER_FILE));
     writeJsonAtomic(join(tmp, STATE_FILE), state);
+    recordChecksums(tmp, [OPTIMIZER_FILE, STATE_FILE]);
     rmSync(old, { recursive: true, force: true });
     if (existsSync(this.path)) renameSync(this.path, old);
     renameSync(tmp, this.path);
@@ -76,6 +78,7 @@ export class CheckpointStore {
 
   /** Restores weights and moments from `from`; returns the trainer state. */
   load(from: string, model: LanguageModel, optimizer: AdamW): TrainerState {
+    verifyChecksums(from, `delete ${from} to restart training from scratch (or rerun with --force)`, [STATE_FILE, OPTIMIZER_FILE]);
     const state = readJsonIfExists<TrainerState>(join(from, STATE_FILE));
     if (!state || state.formatVersion !== 1) throw new UserError(`${join(from, STATE_FILE)}: missing or of an unknown format; delete ${from} to restart training`);
     this.models.loadInto(from, model);

@@ -192,11 +192,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       log(`step ${state.step}: non-finite ${Number.isFinite(loss) ? 'gradient' : 'loss'} (loss ${loss}, grad norm ${gradNorm}); step skipped (${state.consecutiveBad} in a row)`);
       if (state.consecutiveBad >= cfg.maxBadSteps) {
         progress.finish();
-        const last = store.latest();
-        throw new NonFiniteTrainingError(
-          `training stopped: the loss or gradient was non-finite for ${state.consecutiveBad} steps in a row (steps ${state.step - state.consecutiveBad + 1}..${state.step}). ` +
-            `${last ? `The last checkpoint (${last}) holds finite weights. ` : ''}Lower train.lr, set train.clip, or check the data for bad tokens.`,
-        );
+        throw new NonFiniteTrainingError(nonFiniteStopMessage(state, resumedFrom, store.latest(), Number.isFinite(be.sumSquares(model.params))));
       }
     }
 
@@ -265,4 +261,22 @@ function validate(cfg: TrainerConfig): void {
   if (!(cfg.lr > 0)) throw new UserError(`train.lr must be > 0, got ${cfg.lr}`);
   if (!(cfg.lrFloor >= 0 && cfg.lrFloor <= cfg.lr)) throw new UserError(`train.lrFloor must be in [0, train.lr], got ${cfg.lrFloor}`);
   if (!(cfg.warmupFraction >= 0 && cfg.warmupFraction <= 1)) throw new UserError(`train.warmupFraction must be in [0, 1], got ${cfg.warmupFraction}`);
+}
+
+/**
+ * Why training stopped after `maxBadSteps` non-finite steps, in words that are true of this run: the
+ * weights a skipped step leaves are those of the last good step, so when they are finite the cause is
+ * the step size or the data; when every step since a resume failed, the checkpoint itself is suspect.
+ */
+export function nonFiniteStopMessage(state: TrainerState, resumedFrom: number | null, lastCheckpoint: string | undefined, weightsFinite: boolean): string {
+  const first = state.step - state.consecutiveBad + 1;
+  const head = `training stopped: the loss or gradient was non-finite for ${state.consecutiveBad} steps in a row (steps ${first}..${state.step}). `;
+  if (!weightsFinite) {
+    return `${head}The weights themselves are non-finite${resumedFrom !== null ? ` (resumed from ${lastCheckpoint ?? 'a checkpoint'} at step ${resumedFrom})` : ' (from the initial model)'}; rerun with --force to start over, or start from another model.`;
+  }
+  if (resumedFrom !== null && first === resumedFrom + 1) {
+    return `${head}Every step since resuming from ${lastCheckpoint ?? 'the checkpoint'} (step ${resumedFrom}) failed, so that checkpoint may be the cause: rerun with --force to start over, or lower train.lr / set train.clip.`;
+  }
+  const ckpt = lastCheckpoint ? ` The last checkpoint (${lastCheckpoint}) was saved before these steps and its weights were checked finite when written.` : '';
+  return `${head}The weights are still finite (skipped steps do not change them).${ckpt} Lower train.lr, set train.clip, or check the data for bad tokens.`;
 }

@@ -52,5 +52,5 @@ test('sbp embed: user mistakes exit 2 with a message naming what to fix', async 
   }
   const missing = runCli(['embed', '--run', 'none', '--runs-dir', runsDir, '--embedder', 'hash']);
   assert.equal(missing.status, 2);
-  assert.match(missing.stderr, /corpus has no manifest\.json.*Run `sbp prepare` first/);
+  assert.match(missing.stderr, /--run none: no run folder .*none \(runs there: .*\); check the name, or start the run with `sbp prepare`/);
 });

@@ -41,3 +41,19 @@ test('sbp experiment: --preset with --config, an unknown preset and a bad experi
   assert.equal(c.status, 2);
   assert.match(c.stderr, /experiment\.syntheticShare: got 1/);
 });
+
+test('the report path printed is the real one after the run folder was copied elsewhere (--runs-dir X --run Y)', async () => {
+  const { cpSync } = await import('node:fs');
+  const { writeToyConfig } = await import('./toy-experiment.js');
+  const dir = tempDir();
+  const config = writeToyConfig(dir);
+  const first = runCli(['experiment', '-c', config, '-q']);
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stdout, new RegExp(`report: ${join(dir, 'runs', 'toy', 'report.html').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`));
+  const elsewhere = join(dir, 'elsewhere');
+  cpSync(join(dir, 'runs', 'toy'), join(elsewhere, 'copy'), { recursive: true });
+  const again = runCli(['experiment', '-c', config, '--runs-dir', elsewhere, '--run', 'copy', '-q']);
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stdout, /stages ran/);
+  assert.ok(again.stdout.includes(`report: ${join(elsewhere, 'copy', 'report.html')}\n`), again.stdout);
+});

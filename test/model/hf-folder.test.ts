@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { repoRoot, tempDir } from '../helpers.js';
@@ -57,6 +57,7 @@ test('loading refuses mismatched folders with errors naming the file and tensor'
   const variant = (edit: (dir: string) => void) => {
     const dir = freshDir('variant');
     cpSync(base, dir, { recursive: true });
+    rmSync(join(dir, 'checksums.json')); // a hand-edited folder: its checksums would (rightly) refuse it first
     edit(dir);
     return dir;
   };

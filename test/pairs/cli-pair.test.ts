@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readPairsFile } from '../../src/pairs/pairs-file.js';
 import type { PairStats, PairSample } from '../../src/pairs/pair-miner.js';
@@ -104,6 +104,7 @@ test('sbp pair: user errors are named and exit with code 2', async () => {
   assert.equal(badSet.status, 2);
   assert.match(badSet.stderr, /pair\.quantization: got "i4"; one of "f16", "i8", "f32"/);
 
+  mkdirSync(join(fx.runsDir, 'other')); // a run without embeddings (a run that is never started is its own error)
   const noEmbed = runCli(['pair', '--run', 'other', '--runs-dir', fx.runsDir, '-q']);
   assert.equal(noEmbed.status, 2);
   assert.match(noEmbed.stderr, /embed has no manifest\.json.*Run `sbp embed` first/);

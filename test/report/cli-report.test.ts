@@ -20,6 +20,6 @@ test('sbp report on a run that does not exist is a user error, and creates nothi
   const runs = tempDir('sbp-report-cli-');
   const r = runCli(['report', '--run', 'typo', '--runs-dir', runs]);
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /typo: no such run directory; pass the run's name with --run/);
+  assert.match(r.stderr, /--run typo: no run folder .*typo; check the name/);
   assert.ok(!existsSync(join(runs, 'typo')));
 });

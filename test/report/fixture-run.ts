@@ -51,7 +51,12 @@ export interface FixtureFacts {
  * sizes (a 200-bin similarity histogram from 3000 neighbour similarities, loss curves of 12
  * evaluations, a 24-document corpus) and hostile text in the documents.
  */
-export function writeFixtureRun(runDir: string, parts: readonly FixturePart[] = ALL_PARTS): FixtureFacts {
+/**
+ * `extraArms`: control arms beside baseline / SBP / oracle (their curves and eval values), and a third
+ * metric whose oracle gain is within noise, so its fraction is huge and flagged unreliable.
+ */
+export function writeFixtureRun(runDir: string, parts: readonly FixturePart[] = ALL_PARTS, opts: { extraArms?: string[] } = {}): FixtureFacts {
+  const extraArms = opts.extraArms ?? [];
   const has = new Set(parts);
   const rand = lcg(7);
   mkdirSync(runDir, { recursive: true });
@@ -142,6 +147,9 @@ export function writeFixtureRun(runDir: string, parts: readonly FixturePart[] = 
     sbp: (t) => 6.9 - 2.5 * (1 - Math.exp(-t / 11_000)),
     oracle: (t) => 6.9 - 2.8 * (1 - Math.exp(-t / 12_000)),
   };
+  extraArms.forEach((arm, k) => {
+    curves[arm] = (t) => 6.9 - (2.3 + 0.05 * k) * (1 - Math.exp(-t / 10_000));
+  });
   if (has.has('models')) {
     for (const [name, curve] of Object.entries(curves)) {
       const rows: unknown[] = [];
@@ -201,12 +209,13 @@ export function writeFixtureRun(runDir: string, parts: readonly FixturePart[] = 
     const est = (value: number, w: number) => ({ value, ci: { lo: value - w, hi: value + w } });
     const frac = (ppl.sbp - ppl.baseline) / (ppl.oracle - ppl.baseline);
     writeJson(join(runDir, 'eval', 'results.json'), {
-      models: { baseline: { dir: 'models/baseline', runModel: 'baseline', params: 420_000 }, sbp: { dir: 'models/sbp', runModel: 'sbp', params: 420_000 }, oracle: { dir: 'models/oracle', runModel: 'oracle', params: 420_000 } },
+      models: Object.fromEntries(['baseline', 'sbp', 'oracle', ...extraArms].map((m) => [m, { dir: `models/${m}`, runModel: m, params: 420_000 }])),
       settings: { window: 256, stride: 128, batchTokens: 4096, bootstrap: { samples: 1000, confidence: 0.95, seed: 1 }, maxDocs: 500 },
       sets: { heldout: { kind: 'perplexity', source: 'corpus heldout', items: 2 }, cloze: { kind: 'cloze', source: 'held-out', items: 40 } },
       metrics: {
-        'heldout/ppl': { higherIsBetter: false, items: 2, values: { baseline: est(ppl.baseline, 3), sbp: est(ppl.sbp, 3), oracle: est(ppl.oracle, 3) } },
-        'cloze/acc': { higherIsBetter: true, items: 40, values: { baseline: est(0.2, 0.05), sbp: est(0.2, 0.05), oracle: est(0.2, 0.05) } },
+        'heldout/ppl': { higherIsBetter: false, items: 2, values: { baseline: est(ppl.baseline, 3), sbp: est(ppl.sbp, 3), oracle: est(ppl.oracle, 3), ...Object.fromEntries(extraArms.map((a, k) => [a, est(93.123 - k, 3.25)])) } },
+        'cloze/acc': { higherIsBetter: true, items: 40, values: { baseline: est(0.2, 0.05), sbp: est(0.2, 0.05), oracle: est(0.2, 0.05), ...Object.fromEntries(extraArms.map((a) => [a, est(0.2, 0.05)])) } },
+        ...(extraArms.length > 0 ? { 'heldout/bpb': { higherIsBetter: false, items: 2, values: { baseline: est(1.5001, 0.01), sbp: est(1.4101, 0.01), oracle: est(1.4901, 0.02), ...Object.fromEntries(extraArms.map((a) => [a, est(1.45, 0.01)])) } } } : {}),
       },
       synthQuality: null, itemsFile: 'items.json',
     });
@@ -226,6 +235,14 @@ export function writeFixtureRun(runDir: string, parts: readonly FixturePart[] = 
           sbpGain: est(0, 0.01), oracleGain: est(0, 0.01),
           fraction: { value: null, ci: null, note: 'the oracle scores the same as the baseline (gain 0): the fraction of oracle gain is undefined' },
         },
+        ...(extraArms.length > 0
+          ? [{
+              metric: 'heldout/bpb', higherIsBetter: false, items: 2,
+              baseline: est(1.5001, 0.01), sbp: est(1.4101, 0.01), oracle: est(1.4901, 0.02),
+              sbpGain: est(-0.09, 0.01), oracleGain: est(-0.01, 0.02),
+              fraction: { value: 9, ci: null, note: "the oracle's gain -0.01 is within noise (its 95% interval [-0.03, 0.01] contains 0): the fraction is unreliable and gets no interval" },
+            }]
+          : []),
       ],
     });
   }

@@ -32,6 +32,7 @@ test('sbp serve: serves a model folder under --model-name and drains a streaming
 
     const res = await fetch(`${s.url}/v1/completions`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'tiny', prompt: 'the bank', max_tokens: 100, seed: 3, ignore_eos: true, stream: true }),
     });
     assert.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
@@ -56,7 +57,8 @@ test('sbp serve: serves a model folder under --model-name and drains a streaming
 test('sbp serve: user errors exit 2 with a message', () => {
   const missing = runCli(['serve', '--model', join(repoRoot, 'no-such-model-folder'), '--port', '0'], { timeoutMs: 60_000 });
   assert.equal(missing.status, 2, missing.stderr);
-  assert.match(missing.stderr, /no-such-model-folder.*neither a model folder nor a finished model/);
+  // An absolute path is named as the folder it is, not as runs/default/models/<path>.
+  assert.equal(missing.stderr, `sbp: --model: ${join(repoRoot, 'no-such-model-folder')} is not a folder; give the path of a model folder (holding config.json and model.safetensors), or the name of a model of this run\n`);
   const badPort = runCli(['serve', '--port', '70000'], { timeoutMs: 60_000 });
   assert.notEqual(badPort.status, 0);
   assert.match(badPort.stderr, /--port must be a whole number in \[0, 65535\]/);

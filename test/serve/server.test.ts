@@ -254,7 +254,7 @@ test('serve: /v1/embeddings equals the lm embedder on the same tokens (float and
 test('serve: a full queue answers 429 (retryable); a request that could never fit answers 400', async () => {
   const small = await startServer({ modelDir: fx.dir, port: 0, backend: 'ref', maxBatch: 1, maxQueue: 1 });
   try {
-    const post = (body: unknown) => fetch(`${small.url}/v1/completions`, { method: 'POST', body: JSON.stringify(body) });
+    const post = (body: unknown) => fetch(`${small.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const tooMany = await post({ model: 'tiny-serve', prompt: ['a', 'b'], n: 2, max_tokens: 2 });
     assert.equal(tooMany.status, 400);
     assert.equal(((await tooMany.json()) as any).error.code, 'too_many_sequences');
@@ -281,6 +281,7 @@ test('serve: a client that goes away cancels its sequences', async () => {
   const abort = new AbortController();
   const res = await fetch(`${server.url}/v1/completions`, {
     method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'tiny-serve', prompt: 'the', n: 2, max_tokens: 120, ignore_eos: true, stream: true, seed: 5 }),
     signal: abort.signal,
   });

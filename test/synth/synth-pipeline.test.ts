@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SynthesizeConfigSchema } from '../../src/config/schema.js';
 import { startServer } from '../../src/serve/server.js';
@@ -36,6 +36,7 @@ const shardFiles = () => readdirSync(synthDir).filter((n) => /^(train|rejected)-
 const snapshot = () => Object.fromEntries(shardFiles().map((n) => [n, readFileSync(join(synthDir, n), 'utf8')]));
 
 test('sbp tune and sbp synthesize before their inputs exist: exit 2 with what to run', () => {
+  mkdirSync(join(fx.runsDir, 'empty'), { recursive: true }); // a started run without its inputs (an unknown run is its own error)
   const tune = runCli(['tune', '--runs-dir', fx.runsDir, '--run', 'empty', '-q']);
   assert.equal(tune.status, 2, tune.stderr);
   assert.match(tune.stderr, /tune\.initFrom: "baseline" is neither a model folder nor a finished model of this run/);

@@ -63,7 +63,7 @@ test('sbp tokenizer: clear errors for a missing corpus, a bad id and a malformed
   const runsDir = tempDir();
   const r = runCli(['tokenizer', 'train', '--run', 'empty', '--runs-dir', runsDir, '--quiet']);
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /corpus has no manifest\.json.*sbp prepare/);
+  assert.match(r.stderr, /--run empty: no run folder .*empty.*sbp prepare/); // a run that was never started is named, not created
   const bad = join(runsDir, 'bad.json');
   writeFileSync(bad, JSON.stringify({ model: { type: 'Unigram' } }));
   const e = runCli(['tokenizer', 'encode', '--tokenizer', bad, '--text', 'x']);

@@ -193,6 +193,7 @@ test('sbp tokenize: end to end, skipped when up to date, and an interrupted run 
 
 test('sbp tokenize without a corpus says which command to run', () => {
   const runsDir = tempDir();
+  mkdirSync(join(runsDir, 'empty')); // a run folder without a corpus (a run that is never started is its own error)
   const r = runCli(['tokenize', '--runs-dir', runsDir, '--run', 'empty', '--quiet']);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /corpus has no manifest\.json: .*Run `sbp prepare` first/);

@@ -97,6 +97,11 @@ test('Llama: an injected NaN skips one step; NaN every step stops with a message
   const saved = loadModelFolder(join(dir, 'checkpoint'), new RefBackend());
   assert.ok(Number.isFinite(saved.backend.sumSquares(saved.params)));
   assert.equal(JSON.parse(readFileSync(join(dir, 'checkpoint', 'trainer-state.json'), 'utf8')).step, 3);
+  // Resumed from that checkpoint and failing on every step since: the message must not vouch for it.
+  await assert.rejects(run(dir, cfg(), { poison: () => true }), (e: unknown) => {
+    const m = (e as Error).message;
+    return e instanceof NonFiniteTrainingError && /Every step since resuming from .*checkpoint \(step 3\) failed, so that checkpoint may be the cause: rerun with --force/.test(m) && !/holds finite weights/.test(m);
+  });
 });
 
 /** The same batch every step (overfitting, golden comparisons). */

@@ -33,10 +33,15 @@ export function jsonlFiles(path: string): string[] {
  * object with a string text field is malformed (skipped and counted, or fatal, per `onMalformed`).
  */
 export async function* jsonlSource(opts: JsonlSourceOptions, ctx: SourceContext): AsyncGenerator<Document> {
+  // Ids from idField, to count repeats (memory: one string per document, only when idField is set).
+  const seenIds = new Set<string>();
   for (const file of jsonlFiles(opts.path)) {
     const name = basename(file);
     for await (const { line, lineNo } of readLines(file)) {
-      const { text: lineText, repaired } = decodeUtf8(line);
+      const decoded = decodeUtf8(line);
+      // A byte-order mark opens some files written on Windows; it is not part of the first record.
+      const lineText = lineNo === 1 && decoded.text.startsWith('\ufeff') ? decoded.text.slice(1) : decoded.text;
+      const repaired = decoded.repaired;
       if (lineText.trim() === '') continue;
       const where = `${file}:${lineNo}`;
       let record: unknown;
@@ -54,7 +59,11 @@ export async function* jsonlSource(opts: JsonlSourceOptions, ctx: SourceContext)
       const text = obj[opts.textField];
       if (typeof text !== 'string') {
         const fields = Object.keys(obj).slice(0, 8).join(', ');
-        reportMalformed(ctx, where, `no string field "${opts.textField}" (fields: ${fields || 'none'}); set the text field with --text-field`);
+        if (opts.textField in obj) {
+          reportMalformed(ctx, where, `field "${opts.textField}" is ${describeJsonType(text)}, not a string; fix the record, or choose another field with --text-field (fields: ${fields})`);
+        } else {
+          reportMalformed(ctx, where, `no string field "${opts.textField}" (fields: ${fields || 'none'}); set the text field with --text-field`);
+        }
         continue;
       }
       let id = `${name}:${lineNo}`;
@@ -65,6 +74,10 @@ export async function* jsonlSource(opts: JsonlSourceOptions, ctx: SourceContext)
           continue;
         }
         id = String(v);
+        if (seenIds.has(id)) {
+          ctx.counters.duplicateIds++;
+          if (ctx.counters.duplicateIds <= 3) ctx.warn(`${where}: document id "${id.slice(0, 60)}" (field "${opts.idField}") was already used; both documents are kept, ids that repeat are counted in stats.json (sources[].duplicateIds)`);
+        } else seenIds.add(id);
       }
       const meta: Record<string, unknown> = { source: 'jsonl', file: name, line: lineNo };
       for (const [k, v] of Object.entries(obj)) {
@@ -74,4 +87,11 @@ export async function* jsonlSource(opts: JsonlSourceOptions, ctx: SourceContext)
       yield { id, text, meta };
     }
   }
+}
+
+function describeJsonType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'an object';
+  return `a ${typeof v} (${JSON.stringify(v).slice(0, 20)})`;
 }
