@@ -253,6 +253,8 @@ export const SynthesizeConfigSchema = z
         maxDuplicateNgramCharFraction: z.array(z.number().min(0).max(1)).length(6).default([0.15, 0.14, 0.13, 0.12, 0.11, 0.1]), // Gopher, for word 5- to 10-grams
         copyNgramWords: z.number().int().min(4).default(30), // (ours) sharing a run of this many words with its seed = copying
         dedup: z.boolean().default(true), // drop exact duplicates of earlier synthetic documents
+        maxLossQuantile: z.number().gt(0).lt(1).optional(), // (ours) perplexity filter: drop documents whose loss per token under lossModel is above this quantile of their shard's (after the rules above); unset = off
+        lossModel: z.string().min(1).default('baseline'), // the model that scores documents for maxLossQuantile: a model of this run or a folder
       })
       .strict()
       .default({}),
