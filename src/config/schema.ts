@@ -21,7 +21,7 @@ const SourceSchema = z.discriminatedUnion('kind', [
   }).strict(),
   // Built-in corpora; `path` points at a copy outside the default install location.
   z.object({ kind: z.literal('spam-assassin'), path: z.string().min(1).optional() }).strict(),
-  z.object({ kind: z.literal('brown'), path: z.string().min(1).optional() }).strict(),
+  z.object({ kind: z.literal('brown'), path: z.string().min(1).optional(), passageWords: z.number().int().min(10).optional() }).strict(), // passageWords: split each text into passages of about this many words (at sentence ends); unset = one document per text
   z.object({ kind: z.literal('gcide'), path: z.string().min(1).optional() }).strict(),
   z.object({ kind: z.literal('linux-doc'), path: z.string().min(1).optional() }).strict(),
   z.object({ kind: z.literal('manpages'), path: z.string().min(1).optional(), groff: z.string().min(1).optional() }).strict(),
