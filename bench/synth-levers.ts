@@ -110,6 +110,7 @@ async function main(): Promise<void> {
       heldoutPairs: tuneEval?.pairs ?? null,
       pairIrrelevance: q.kept.pairIrrelevanceRate,
       meanSeedSimilarity: q.kept.meanSeedSimilarity,
+      randomPairSimilarity: q.randomPairs.meanSimilarity,
       realPairsThreshold: q.irrelevanceThreshold,
       keptShare: s.kept / s.seeds,
       drops: Object.fromEntries(Object.entries(s.drops).filter(([, n]) => n > 0)),

@@ -120,6 +120,7 @@ export interface ConditioningSummary {
   pairIrrelevanceRate: number | null;
   generatedPairIrrelevanceRate: number | null;
   meanSeedSimilarity: number | null;
+  randomPairMeanSimilarity: number | null; // the same cosine for two random train documents: the floor
   realPairSimilarityThreshold: number | null;
 }
 
@@ -135,6 +136,8 @@ export interface QualityReport {
   /** Real train documents drawn uniformly; the pair measures are taken on mined pairs (d2 against d1). */
   real: QualityRates;
   realPairs: { pairs: number; pairCopyingRate: number | null };
+  /** Two different train documents drawn at random, from the stored vectors: the floor a synthetic document's similarity to its seed should clear. */
+  randomPairs: { pairs: number; meanSimilarity: number | null; irrelevanceRate: number | null };
   judge?: { model: string; samples: number; kept: number | null; real: number | null; unparsed: number };
 }
 
@@ -474,6 +477,7 @@ export function conditioningSummary(runDir: string, model: string, quality: Qual
     pairIrrelevanceRate: quality?.kept.pairIrrelevanceRate ?? null,
     generatedPairIrrelevanceRate: quality?.generated.pairIrrelevanceRate ?? null,
     meanSeedSimilarity: quality?.kept.meanSeedSimilarity ?? null,
+    randomPairMeanSimilarity: quality?.randomPairs.meanSimilarity ?? null,
     realPairSimilarityThreshold: quality?.irrelevanceThreshold ?? null,
   };
 }
@@ -573,6 +577,7 @@ async function qualityReport(
       kept: await measureQuality(kept, common),
       real: await measureQuality(real, common),
       realPairs: { pairs: 0, pairCopyingRate: null },
+      randomPairs: randomPairSimilarity(vectors, Math.min(N, docs.numDocs), threshold, new Rng([opts.seed, 0x7a4d])),
     };
     const mined = readPairsFile(join(stageDir(opts.runDir, opts.pairsStage ?? PAIRS_STAGE), PAIRS_FILE)).pairs;
     if (mined.d1.length > 0) {
@@ -600,4 +605,22 @@ async function qualityReport(
     vectors.close();
     await embedder.close?.();
   }
+}
+
+/** Mean cosine and share below `threshold` of `n` random pairs of different stored vectors (unit rows). */
+function randomPairSimilarity(vectors: VectorsReader, n: number, threshold: number, rng: Rng): QualityReport['randomPairs'] {
+  if (vectors.count < 2 || n === 0) return { pairs: 0, meanSimilarity: null, irrelevanceRate: null };
+  let sum = 0;
+  let below = 0;
+  for (let i = 0; i < n; i++) {
+    const a = rng.int(vectors.count);
+    const b = (a + 1 + rng.int(vectors.count - 1)) % vectors.count;
+    const va = vectors.readRows(a, 1);
+    const vb = vectors.readRows(b, 1);
+    let dot = 0;
+    for (let k = 0; k < va.length; k++) dot += va[k]! * vb[k]!;
+    sum += dot;
+    if (dot < threshold) below++;
+  }
+  return { pairs: n, meanSimilarity: sum / n, irrelevanceRate: below / n };
 }

@@ -129,6 +129,9 @@ test('synthesize: stats carry the conditioning summary (tuned conditional gain, 
   assert.equal(c.heldoutPairs, e.pairs);
   assert.equal(c.pairIrrelevanceRate, q.kept.pairIrrelevanceRate);
   assert.equal(c.realPairSimilarityThreshold, q.irrelevanceThreshold);
+  assert.equal(q.randomPairs.pairs, 40);
+  assert.equal(c.randomPairMeanSimilarity, q.randomPairs.meanSimilarity);
+  assert.ok(q.randomPairs.meanSimilarity! < q.irrelevanceThreshold, 'random pairs are less similar than the mined-pair threshold');
   assert.equal(stats.perplexityFilter, null);
   assert.equal(stats.drops.perplexity, 0);
 });
