@@ -111,6 +111,8 @@ async function main(): Promise<void> {
       pairIrrelevance: q.kept.pairIrrelevanceRate,
       meanSeedSimilarity: q.kept.meanSeedSimilarity,
       randomPairSimilarity: q.randomPairs.meanSimilarity,
+      minedPairSimilarity: q.realPairs.meanSimilarity ?? null,
+      seedLift: s.conditioning?.seedLift ?? null,
       realPairsThreshold: q.irrelevanceThreshold,
       keptShare: s.kept / s.seeds,
       drops: Object.fromEntries(Object.entries(s.drops).filter(([, n]) => n > 0)),

@@ -121,6 +121,8 @@ export interface ConditioningSummary {
   generatedPairIrrelevanceRate: number | null;
   meanSeedSimilarity: number | null;
   randomPairMeanSimilarity: number | null; // the same cosine for two random train documents: the floor
+  /** (mean cosine with the seed − random floor) / (mined pairs' mean cosine − random floor): 0 = as related to its seed as a random document, 1 = as related as a mined neighbour; comparable across embedders. */
+  seedLift: number | null;
   realPairSimilarityThreshold: number | null;
 }
 
@@ -135,7 +137,7 @@ export interface QualityReport {
   kept: QualityRates;
   /** Real train documents drawn uniformly; the pair measures are taken on mined pairs (d2 against d1). */
   real: QualityRates;
-  realPairs: { pairs: number; pairCopyingRate: number | null };
+  realPairs: { pairs: number; pairCopyingRate: number | null; meanSimilarity?: number };
   /** Two different train documents drawn at random, from the stored vectors: the floor a synthetic document's similarity to its seed should clear. */
   randomPairs: { pairs: number; meanSimilarity: number | null; irrelevanceRate: number | null };
   judge?: { model: string; samples: number; kept: number | null; real: number | null; unparsed: number };
@@ -468,6 +470,14 @@ function synthesisStats(cfg: SynthesizeConfig, plan: SynthesisPlan, backend: Com
  * held-out pairs (from the tuning stage of `model`, when it is a tuned model of this run) and the
  * pair-irrelevance of what it wrote (from the quality report).
  */
+function seedLift(q: QualityReport | null): number | null {
+  const seed = q?.kept.meanSeedSimilarity;
+  const floor = q?.randomPairs.meanSimilarity;
+  const mined = q?.realPairs.meanSimilarity;
+  if (seed == null || floor == null || mined == null || !(mined > floor)) return null;
+  return (seed - floor) / (mined - floor);
+}
+
 export function conditioningSummary(runDir: string, model: string, quality: QualityReport | null): ConditioningSummary {
   const tuned = /^[A-Za-z0-9._-]+$/.test(model) ? readManifest<Partial<TuneStageStats>>(runDir, join('models', model))?.stats?.eval ?? null : null;
   return {
@@ -478,6 +488,7 @@ export function conditioningSummary(runDir: string, model: string, quality: Qual
     generatedPairIrrelevanceRate: quality?.generated.pairIrrelevanceRate ?? null,
     meanSeedSimilarity: quality?.kept.meanSeedSimilarity ?? null,
     randomPairMeanSimilarity: quality?.randomPairs.meanSimilarity ?? null,
+    seedLift: seedLift(quality),
     realPairSimilarityThreshold: quality?.irrelevanceThreshold ?? null,
   };
 }
@@ -584,7 +595,9 @@ async function qualityReport(
       const pick = rng.permutation(mined.d1.length).subarray(0, Math.min(N, mined.d1.length));
       const realPairs: QualityDoc[] = Array.from(pick, (p) => ({ text: seedText(mined.d2[p]!), seed: mined.d1[p]! }));
       const r = await measureQuality(realPairs, { ...common, embed: undefined });
-      report.realPairs = { pairs: realPairs.length, pairCopyingRate: r.pairCopyingRate };
+      let sim = 0;
+      for (const p of pick) sim += dot(vectors.readRows(mined.d1[p]!, 1), vectors.readRows(mined.d2[p]!, 1));
+      report.realPairs = { pairs: realPairs.length, pairCopyingRate: r.pairCopyingRate, meanSimilarity: sim / pick.length };
     }
     if (q.judge) {
       const j = q.judge;
@@ -617,10 +630,15 @@ function randomPairSimilarity(vectors: VectorsReader, n: number, threshold: numb
     const b = (a + 1 + rng.int(vectors.count - 1)) % vectors.count;
     const va = vectors.readRows(a, 1);
     const vb = vectors.readRows(b, 1);
-    let dot = 0;
-    for (let k = 0; k < va.length; k++) dot += va[k]! * vb[k]!;
-    sum += dot;
-    if (dot < threshold) below++;
+    const d = dot(va, vb);
+    sum += d;
+    if (d < threshold) below++;
   }
   return { pairs: n, meanSimilarity: sum / n, irrelevanceRate: below / n };
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let k = 0; k < a.length; k++) s += a[k]! * b[k]!;
+  return s;
 }

@@ -132,6 +132,8 @@ test('synthesize: stats carry the conditioning summary (tuned conditional gain, 
   assert.equal(q.randomPairs.pairs, 40);
   assert.equal(c.randomPairMeanSimilarity, q.randomPairs.meanSimilarity);
   assert.ok(q.randomPairs.meanSimilarity! < q.irrelevanceThreshold, 'random pairs are less similar than the mined-pair threshold');
+  assert.ok(q.realPairs.meanSimilarity! >= q.irrelevanceThreshold, 'mined pairs are above α');
+  assert.equal(c.seedLift, (q.kept.meanSeedSimilarity! - q.randomPairs.meanSimilarity!) / (q.realPairs.meanSimilarity! - q.randomPairs.meanSimilarity!));
   assert.equal(stats.perplexityFilter, null);
   assert.equal(stats.drops.perplexity, 0);
 });
