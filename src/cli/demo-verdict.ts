@@ -32,8 +32,10 @@ export function demoVerdict(result: ExperimentResult): string | null {
     else if (f.ci && f.ci.hi < 0) lines.push('  SBP hurt: its model is measurably worse than the repetition baseline; the synthetic text cost more than it gave.');
     else lines.push('  No measurable effect: the interval includes zero, so this run cannot tell SBP from the repetition baseline.');
     const values = result.results?.metrics['heldout/ppl']?.values ?? {};
-    for (const [label, est] of Object.entries(values)) {
-      if (['baseline', 'sbp', 'oracle'].includes(label)) continue;
+    const others = Object.keys(values).filter((l) => !['baseline', 'sbp', 'oracle'].includes(l));
+    if (others.length === 0) lines.push('  No control arm ran, so this run cannot say whether the pairs matter: training on any sampled text can also help a baseline that repeats U many times.');
+    for (const label of others) {
+      const est = values[label]!;
       const fa = (est.value - b) / (o - b);
       lines.push(`  ${label}: perplexity ${est.value.toFixed(1)}, ${pct(fa)} of the oracle's gain; SBP ${s < est.value ? 'beats' : 'does not beat'} it${s < est.value ? '' : ' — the gain is not specific to pairs'}.`);
     }
@@ -43,6 +45,10 @@ export function demoVerdict(result: ExperimentResult): string | null {
   if (c && c.conditionalGainNatsPerToken !== null) {
     const irr = c.pairIrrelevanceRate === null ? '' : `; ${pct(c.pairIrrelevanceRate)} of its documents are less similar to their seed than mined pairs are (pair-irrelevance)`;
     lines.push(`  The synthesizer: seeing d1 lowers its loss on held-out d2 by ${c.conditionalGainNatsPerToken.toFixed(3)} nats/token${irr}.`);
+    if (c.seedLift !== undefined && c.seedLift !== null) {
+      const related = c.seedLift < 0.1 ? 'no more related to their seed than a random document is' : c.seedLift < 0.5 ? 'somewhat related to their seed' : 'clearly related to their seed';
+      lines.push(`  Seed lift ${c.seedLift.toFixed(2)} (0 = random document, 1 = mined neighbour): what it writes is ${related}.`);
+    }
   }
   lines.push('  This is a toy scale: the result says what SBP does for this model on this corpus, not what it does at the paper\'s scale.');
   return lines.join('\n');

@@ -10,7 +10,7 @@ function result(b: number, s: number, o: number, ci: [number, number] | null, ex
   const est = (value: number) => ({ value, ci: null });
   const runDir = tempDir();
   mkdirSync(join(runDir, 'synth'));
-  writeFileSync(join(runDir, 'synth', 'stats.json'), JSON.stringify({ conditioning: { conditionalGainNatsPerToken: 0.123, pairIrrelevanceRate: 0.5, heldoutPairs: 64 } }));
+  writeFileSync(join(runDir, 'synth', 'stats.json'), JSON.stringify({ conditioning: { conditionalGainNatsPerToken: 0.123, pairIrrelevanceRate: 0.5, heldoutPairs: 64, seedLift: 0.02 } }));
   const fraction = (s - b) / (o - b);
   return {
     runDir,
@@ -27,7 +27,11 @@ test('demo verdict: helped, hurt, or no measurable effect, by the interval; othe
   assert.match(helped, /SBP helped/);
   assert.match(helped, /selfdistill: perplexity 85\.0, 75% of the oracle's gain; SBP does not beat it — the gain is not specific to pairs/);
   assert.match(helped, /lowers its loss on held-out d2 by 0\.123 nats\/token; 50% of its documents/);
-  assert.match(demoVerdict(result(100, 110, 80, [-0.8, -0.2]))!, /SBP hurt/);
+  assert.match(helped, /Seed lift 0\.02 .*no more related to their seed than a random document is/);
+  assert.doesNotMatch(helped, /No control arm ran/);
+  const hurt = demoVerdict(result(100, 110, 80, [-0.8, -0.2]))!;
+  assert.match(hurt, /SBP hurt/);
+  assert.match(hurt, /No control arm ran, so this run cannot say whether the pairs matter/);
   assert.match(demoVerdict(result(100, 99, 80, [-0.1, 0.2]))!, /No measurable effect: the interval includes zero/);
   assert.match(demoVerdict(result(100, 99, 101, null))!, /repetition did not hurt here/);
 });
