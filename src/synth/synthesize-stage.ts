@@ -9,7 +9,6 @@ import { documentPrefix } from '../embed/document-prefix.js';
 import { EMBED_STAGE, VECTORS_FILE } from '../embed/embed-stage.js';
 import { normalizeRows } from '../embed/embedder.js';
 import { VectorsReader } from '../embed/vectors-file.js';
-import type { Backend } from '../engine/backend.js';
 import { inputHash, readManifest, runStage, stageDir, type StageContext, type StageResult } from '../stage/stage.js';
 import type { LanguageModel } from '../model/types.js';
 import { loadModelFolder } from '../model/hf-folder.js';
