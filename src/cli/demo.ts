@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { addCommonOptions, type CommonFlags } from './common.js';
+import { demoVerdict } from './demo-verdict.js';
 import { runExperimentCommand } from './experiment.js';
 
 /**
@@ -12,7 +13,9 @@ export function register(program: Command): void {
     'Run the whole SBP experiment at tiny scale on the Brown corpus (installed by npm) and print the results table and the report path (runs/demo/ by default).',
   );
   addCommonOptions(cmd).action(async (flags: CommonFlags) => {
-    await runExperimentCommand({ ...flags, preset: flags.config ? undefined : 'tiny' }, { run: 'demo' });
+    const result = await runExperimentCommand({ ...flags, preset: flags.config ? undefined : 'tiny' }, { run: 'demo' });
+    const verdict = result ? demoVerdict(result) : null;
+    if (verdict) process.stdout.write(`\n${verdict}\n`);
   });
   program.addCommand(cmd);
 }

@@ -95,5 +95,11 @@ export function formatSynthesizeSummary(dir: string, s: SynthesizeStats, skipped
     lines.push(row('kept', q.kept));
     lines.push(row('real', { ...q.real, pairCopyingRate: q.realPairs.pairCopyingRate }));
   }
+  const c = s.conditioning;
+  if (c) {
+    const gain = c.conditionalGainNatsPerToken === null ? 'not tuned in this run' : `${c.conditionalGainNatsPerToken.toFixed(3)} nats/token on ${c.heldoutPairs} held-out pairs`;
+    lines.push(`  conditioning: gain from d1 ${gain}; pair-irrelevant ${pct(c.pairIrrelevanceRate)} of kept documents; seed lift ${c.seedLift?.toFixed(2) ?? '—'} (0 = as related to the seed as a random document, 1 = as a mined neighbour)`);
+  }
+  if (s.perplexityFilter) lines.push(`  perplexity filter: above the ${s.perplexityFilter.quantile} quantile of each shard's ${s.perplexityFilter.lossModel} loss (mean threshold ${s.perplexityFilter.meanThreshold?.toFixed(3) ?? '—'} nats/token) dropped`);
   return `${lines.join('\n')}\n`;
 }

@@ -27,7 +27,7 @@ const SourceSchema = z.discriminatedUnion('kind', [
   }).strict(),
   // Built-in corpora; `path` points at a copy outside the default install location.
   z.object({ kind: z.literal('spam-assassin'), path: z.string().min(1).optional() }).strict(),
-  z.object({ kind: z.literal('brown'), path: z.string().min(1).optional() }).strict(),
+  z.object({ kind: z.literal('brown'), path: z.string().min(1).optional(), passageWords: z.number().int().min(10).optional() }).strict(), // passageWords: split each text into passages of about this many words (at sentence ends); unset = one document per text
   z.object({ kind: z.literal('gcide'), path: z.string().min(1).optional() }).strict(),
   z.object({ kind: z.literal('linux-doc'), path: z.string().min(1).optional() }).strict(),
   z.object({ kind: z.literal('manpages'), path: z.string().min(1).optional(), groff: z.string().min(1).optional() }).strict(),
@@ -260,6 +260,8 @@ export const SynthesizeConfigSchema = z
         maxDuplicateNgramCharFraction: z.array(z.number().min(0).max(1)).length(6).default([0.15, 0.14, 0.13, 0.12, 0.11, 0.1]), // Gopher, for word 5- to 10-grams
         copyNgramWords: z.number().int().min(4).default(30), // (ours) sharing a run of this many words with its seed = copying
         dedup: z.boolean().default(true), // drop exact duplicates of earlier synthetic documents
+        maxLossQuantile: z.number().gt(0).lt(1).optional(), // (ours) perplexity filter: drop documents whose loss per token under lossModel is above this quantile of their shard's (after the rules above); unset = off
+        lossModel: z.string().min(1).default('baseline'), // the model that scores documents for maxLossQuantile: a model of this run or a folder
       })
       .strict()
       .default({}),

@@ -66,7 +66,9 @@ export async function* corpusPipeline(opts: PipelineOptions): AsyncGenerator<{ d
         stats.drops[dupDrop]++;
         continue;
       }
-      const split: CorpusSplit = h.draw < config.heldOutFraction ? 'heldout' : 'train';
+      // Pieces of one text (meta.splitGroup, e.g. Brown passages) share one draw, so a held-out text is held out whole.
+      const draw = typeof doc.meta.splitGroup === 'string' ? hashText(doc.meta.splitGroup, config.splitSeed).draw : h.draw;
+      const split: CorpusSplit = draw < config.heldOutFraction ? 'heldout' : 'train';
       stats.docsOut++;
       stats.charsOut += chars;
       stats.splits[split].docs++;

@@ -26,7 +26,7 @@ export function openSource(src: SourceConfig, ctx: SourceContext): AsyncGenerato
     case 'text-dir':
       return textDirSource({ path: src.path, extensions: src.extensions }, ctx);
     case 'brown':
-      return brownSource({ path: src.path }, ctx);
+      return brownSource({ path: src.path, passageWords: src.passageWords }, ctx);
     case 'spam-assassin':
       return spamAssassinSource({ path: src.path }, ctx);
     case 'gcide':

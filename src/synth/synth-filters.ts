@@ -5,7 +5,7 @@ import { repetitionStats, repetitionViolation } from './gopher-repetition.js';
 import { seedCopying } from './seed-copying.js';
 
 /** Why a synthetic document was dropped (the first rule it broke, in this order). */
-export const SYNTH_DROP_REASONS = ['cut_off', 'too_short', 'repetition', 'copying', 'duplicate'] as const;
+export const SYNTH_DROP_REASONS = ['cut_off', 'too_short', 'repetition', 'copying', 'duplicate', 'perplexity'] as const;
 export type SynthDropReason = (typeof SYNTH_DROP_REASONS)[number];
 
 export type SynthFilterConfig = SynthesizeConfig['filters'];
@@ -30,6 +30,8 @@ const DEDUP_SALT = 'sbp-synth';
  *   repetition  breaks a Gopher repetition limit (the detail names which)
  *   copying     shares a run of `copyNgramWords` words with its seed
  *   duplicate   the same text as an earlier kept synthetic document (exact, after trimming)
+ *   perplexity  (applied per shard after these rules, see perplexity-filter.ts) the scoring model's
+ *               loss per token is above the shard's `maxLossQuantile`
  * Only kept documents enter the duplicate set, so dropping never depends on dropped text.
  */
 export class SynthFilter {
@@ -93,5 +95,5 @@ export function trimToLastSentence(text: string): string | null {
 }
 
 export function emptyDropCounts(): Record<SynthDropReason, number> {
-  return { cut_off: 0, too_short: 0, repetition: 0, copying: 0, duplicate: 0 };
+  return { cut_off: 0, too_short: 0, repetition: 0, copying: 0, duplicate: 0, perplexity: 0 };
 }

@@ -208,3 +208,18 @@ test('prepare over real installed corpora: brown then gcide, capped by maxDocs',
   assert.equal(docs.filter((d) => d.meta.source === 'gcide').length, 100);
   assert.equal(r.stats.splits.train.shards, Math.ceil(r.stats.splits.train.docs / 250));
 });
+
+test('prepare: passages of one text (meta.splitGroup) land on one side of the split', async () => {
+  const r = await prepareCorpus({ runDir: tempDir(), config: PrepareConfigSchema.parse({ sources: [{ kind: 'brown', passageWords: 150 }], heldOutFraction: 0.2, maxDocs: 400 }), ...quiet });
+  const side = new Map<string, Set<string>>();
+  for (const split of ['train', 'heldout'] as const) {
+    for (const d of await all(r.dir, split)) {
+      const g = d.meta.splitGroup as string;
+      if (!side.has(g)) side.set(g, new Set());
+      side.get(g)!.add(split);
+    }
+  }
+  assert.ok(side.size >= 20, `${side.size} texts`);
+  assert.ok([...side.values()].every((s) => s.size === 1), 'no text straddles the split');
+  assert.ok(r.stats.splits.heldout.docs > 0 && r.stats.splits.train.docs > 0);
+});

