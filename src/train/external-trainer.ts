@@ -66,17 +66,22 @@ const INSTALL_HINT =
   'install the Python stack with `bash scripts/install-python-deps.sh` in the sbp package (a .venv with the pinned torch, transformers and safetensors; ' +
   'on a GPU box first `pip install torch` for your CUDA, see docs/trainers.md), or point train.torch.python at an interpreter that has them';
 
-/** Checks that `python` imports torch, transformers and safetensors; a UserError says what to install otherwise. */
-export function checkTorchPython(python: string): { torch: string; transformers: string; cuda: number } {
-  const r = spawnSync(python, ['-c', 'import json, torch, transformers, safetensors, numpy; print(json.dumps({"torch": torch.__version__, "transformers": transformers.__version__, "cuda": torch.cuda.device_count()}))'], {
-    encoding: 'utf8',
-  });
+/**
+ * Checks that `python` has torch, transformers, safetensors and numpy (found by importlib, without
+ * importing them: importing torch and transformers costs seconds, and the trainer does it anyway);
+ * a UserError says what to install otherwise. Returns the installed versions.
+ */
+export function checkTorchPython(python: string): { torch: string; transformers: string } {
+  const script =
+    'import importlib.util as u, importlib.metadata as m, json, sys\n' +
+    'missing = [p for p in ("torch", "transformers", "safetensors", "numpy") if u.find_spec(p) is None]\n' +
+    'print(json.dumps({"missing": missing, "torch": m.version("torch") if not missing else None, "transformers": m.version("transformers") if not missing else None}))\n';
+  const r = spawnSync(python, ['-c', script], { encoding: 'utf8' });
   if (r.error) throw new UserError(`train.engine=torch: cannot run ${python} (${r.error.message}); ${INSTALL_HINT}`);
-  if (r.status !== 0) {
-    const why = (r.stderr || '').trim().split('\n').pop() ?? '';
-    throw new UserError(`train.engine=torch: ${python} cannot import torch, transformers and safetensors (${why}); ${INSTALL_HINT}`);
-  }
-  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+  if (r.status !== 0) throw new UserError(`train.engine=torch: ${python} failed (${(r.stderr || '').trim().split('\n').pop() ?? ''}); ${INSTALL_HINT}`);
+  const v = JSON.parse(r.stdout.trim().split('\n').pop()!) as { missing: string[]; torch: string; transformers: string };
+  if (v.missing.length > 0) throw new UserError(`train.engine=torch: ${python} lacks ${v.missing.join(', ')}; ${INSTALL_HINT}`);
+  return { torch: v.torch, transformers: v.transformers };
 }
 
 /** The argv that runs the bundled PyTorch trainer on a job: plain python for one process, torchrun beyond. */
@@ -105,8 +110,7 @@ export async function trainExternal(o: ExternalTrainOptions): Promise<TrainResul
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (engine === 'torch') {
     const python = resolvePython(o.cfg.torch);
-    const v = checkTorchPython(python);
-    if (o.cfg.torch?.device === 'cuda' && v.cuda === 0) throw new UserError(`train.torch.device is cuda but torch ${v.torch} in ${python} sees no GPU; install a CUDA build of torch (docs/trainers.md) or set train.torch.device=auto`);
+    checkTorchPython(python); // the trainer itself refuses device cuda when torch sees no GPU
     const pyPath = join(packageRoot(), 'python');
     env.PYTHONPATH = env.PYTHONPATH ? `${pyPath}:${env.PYTHONPATH}` : pyPath;
     argv = []; // set after the job is written (it names the job path)

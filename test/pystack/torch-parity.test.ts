@@ -173,6 +173,16 @@ test('DDP: 2 processes (gloo) give the losses of 1 process at the same global ba
   assert.ok(dh < TOL, `held-out losses differ by ${dh}`);
 });
 
+test('FSDP: 2 processes (gloo) shard the model and still give sbp\'s losses', async () => {
+  const mk = packed(() => new LlamaModel(qwenish(), createBackend('ref'), { seed: 11 }));
+  const c = cfg({ steps: 6 });
+  const sbp = await run('sbp', mk, c);
+  const fsdp = await run('torch', mk, { ...c, torch: { nprocPerNode: 2, torchrunArgs: [], fsdp: true, device: 'cpu', dtype: 'fp32', compile: false } });
+  const d = maxDelta(fsdp.losses, sbp.losses);
+  console.log(JSON.stringify({ parity: 'fsdp 2 processes vs sbp', maxLossDelta: d, maxHeldoutDelta: maxDelta(fsdp.heldout, sbp.heldout), maxWeightDelta: maxWeightDelta(fsdp.model, sbp.model) }));
+  assert.ok(d < TOL, `step losses differ by ${d}`);
+});
+
 test('torch engine: an interrupted run resumes from its checkpoint to the losses of an uninterrupted one', async () => {
   const mk = packed(() => new LlamaModel(qwenish(), createBackend('ref'), { seed: 11 }));
   const whole = await run('torch', mk, cfg());
