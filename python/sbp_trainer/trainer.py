@@ -336,7 +336,7 @@ class Trainer:
             tokens = np.concatenate([b[0] for b in batches])[lo:hi]
             targets = np.concatenate([b[1] for b in batches])[lo:hi]
             w64 = weights[lo:hi]
-            loss_local = 0.0
+            loss_acc = torch.zeros((), dtype=torch.float64, device=self.device)  # summed on the device: one sync per step
             chunks = list(range(0, per_rank, micro))
             for ci, c0 in enumerate(chunks):
                 last_chunk = ci == len(chunks) - 1
@@ -354,8 +354,10 @@ class Trainer:
                     ce = self.token_losses(self.model, x, y)
                     # DDP and FSDP average gradients over processes; the loss is a sum over all rows, hence · world.
                     (ce * w.reshape(-1).float()).sum().mul(self.world).backward()
-                loss_local += float((ce.detach().double() * w.reshape(-1)).sum())
-            (loss,) = self.all_sum([loss_local])
+                loss_acc += (ce.detach().double() * w.reshape(-1)).sum()
+            if self.world > 1:
+                dist.all_reduce(loss_acc, op=dist.ReduceOp.SUM)
+            loss = float(loss_acc)
             grads = [p.grad for p in self.params if p.grad is not None]
             norm = torch.nn.utils.get_total_norm(grads, norm_type=2.0, error_if_nonfinite=False)
             if hasattr(norm, 'full_tensor'):
