@@ -235,6 +235,20 @@ class Trainer:
         set_optimizer_state_dict(self.model, self.optimizer, osd, options=opts)
         return state
 
+    def launcher_alive(self):
+        """False once the sbp process that launched this trainer is gone (killed): then checkpoint and stop
+        rather than train on, orphaned. SBP_PARENT_PID is unset when the trainer runs on its own."""
+        pid = int(os.environ.get('SBP_PARENT_PID', '0'))
+        if pid <= 0:
+            return True
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+
     def barrier(self):
         if self.world > 1:
             dist.barrier()
@@ -398,7 +412,7 @@ class Trainer:
                     return 3
             if (job['evalEvery'] > 0 and self.state['step'] % job['evalEvery'] == 0) or last:
                 evaluate()
-            stop = 0.0 if last else float(self.stop_requested or os.path.exists(stop_file))
+            stop = 0.0 if last else float(self.stop_requested or os.path.exists(stop_file) or not self.launcher_alive())
             (stop,) = self.all_sum([stop])  # every process stops at the same step
             if (job['checkpointEvery'] > 0 and self.state['step'] % job['checkpointEvery'] == 0) or last or stop > 0:
                 self.checkpoint()

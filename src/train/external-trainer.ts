@@ -128,6 +128,7 @@ export async function trainExternal(o: ExternalTrainOptions): Promise<TrainResul
   if (engine === 'torch') argv = torchCommand(resolvePython(o.cfg.torch), o.cfg.torch, absJob);
   else argv = ['sh', '-c', o.cfg.command!.replaceAll('{job}', shellQuote(absJob))];
   env.SBP_TRAINER_JOB = absJob;
+  env.SBP_PARENT_PID = String(process.pid); // the bundled trainer checkpoints and stops if sbp is killed
 
   const tokensPerStep = job.tokensPerStep;
   const progress = new Progress({ label: `train (${engine})`, total: job.steps * tokensPerStep, unit: 'tok', quiet: o.quiet });
