@@ -33,6 +33,11 @@ export { AdamW, decayMask, type AdamWConfig, type WeightDecayRule } from './trai
 export { learningRate, type LrSchedule } from './train/lr-schedule.js';
 export { CheckpointStore, CHECKPOINT_DIR, type ModelStore, type TrainerState } from './train/checkpoint-store.js';
 export { hfModelStore } from './train/hf-model-store.js';
+export { trainIntoStage } from './train/train-stage.js';
+export { trainExternal, checkTorchPython, resolvePython, type ExternalTrainOptions } from './train/external-trainer.js';
+export { writeTrainerJob, TRAINER_JOB_DIR, TRAINER_RESULT_FILE, type TrainerJob } from './train/trainer-job.js';
+export { BatchFileWriter, readBatchFileHeader, readBatch, type BatchFileHeader } from './train/batch-file.js';
+export { planOnGpu, formatGpuPlan, trainingMemoryBytes, GPUS, ASSUMED_MFU, type GpuPlan, type TrainingRunSpec } from './train/gpu-plan.js';
 export { resolveModelDir, type ResolvedModelDir } from './stage/model-dir.js';
 export { openBackend, type BackendChoice } from './engine/open-backend.js';
 export { generate, type GenerateOptions, type Generation } from './sample/sampler.js';

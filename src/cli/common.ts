@@ -113,12 +113,12 @@ export async function runInterruptible(opts: InterruptibleOptions, run: (shouldS
 }
 
 /** Resolves the config from file + command-specific overrides + --set, saves it into the run directory. */
-export function loadCommandConfig(flags: CommonFlags, overrides: Record<string, unknown> = {}): { cfg: RunConfig; runDir: string } {
+export function loadCommandConfig(flags: CommonFlags, overrides: Record<string, unknown> = {}, opts: { save?: boolean } = {}): { cfg: RunConfig; runDir: string } {
   const top: Record<string, unknown> = {};
   if (flags.run !== undefined) top.name = flags.run;
   if (flags.runsDir !== undefined) top.runsDir = flags.runsDir;
   if (flags.threads !== undefined) top.threads = flags.threads;
   const cfg = resolveConfig({ file: flags.config, overrides: [top, overrides], sets: flags.set });
-  saveResolvedConfig(cfg);
+  if (opts.save !== false) saveResolvedConfig(cfg); // a dry run writes nothing
   return { cfg, runDir: runDirOf(cfg) };
 }

@@ -71,7 +71,7 @@ const STOP_ENV = 'SBP_TRAIN_STOP_AFTER_STEPS';
 export async function runExperimentCommand(flags: ExperimentFlags, defaults: { run?: string } = {}): Promise<ExperimentResult | null> {
   if (flags.preset && flags.config) throw new UserError('--preset and --config both give a config file; use one (put preset fields into your own config file)');
   const file = flags.config ?? (flags.preset ? presetConfigPath(flags.preset) : undefined);
-  const { cfg } = loadCommandConfig({ ...flags, config: file, run: flags.run ?? defaults.run });
+  const { cfg } = loadCommandConfig({ ...flags, config: file, run: flags.run ?? defaults.run }, {}, { save: !flags.dryRun });
   const log = (line: string) => process.stderr.write(`${line}\n`);
   if (flags.dryRun) {
     const { model, runs } = experimentTrainingRuns(cfg);
