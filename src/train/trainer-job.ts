@@ -47,6 +47,7 @@ export interface TrainerJob {
   maxBadSteps: number;
   out: string; // the stage folder: metrics.jsonl, checkpoint/, the final model, trainer-result.json
   torch: TorchEngineConfig | null;
+  cpuThreads: number | null; // the CPU threads sbp's backend uses (`threads`); trainers on a CPU share them among their processes
 }
 
 export interface WriteJobOptions {
@@ -134,6 +135,7 @@ export function writeTrainerJob(o: WriteJobOptions): { jobDir: string; jobPath: 
     maxBadSteps: cfg.maxBadSteps,
     out: '..',
     torch: cfg.torch ?? null,
+    cpuThreads: (model.backend as { threads?: number }).threads ?? null,
   };
   const jobPath = join(jobDir, TRAINER_JOB_FILE);
   writeJsonAtomic(jobPath, job);
