@@ -42,8 +42,8 @@ export function experimentTrainingRuns(cfg: RunConfig): { model: ModelConfig; ru
   return {
     model,
     runs: [
-      { name: 'baseline + oracle', count: 2 * seeds, tokens: e.budgetTokens, seqLen: t.seqLen, rowsPerForward: t.torch.microBatch ?? t.batchSize },
-      { name: 'sbp', count: seeds * shares * alphas, tokens: e.budgetTokens, seqLen: t.seqLen, rowsPerForward: t.torch.microBatch ?? t.batchSize },
+      { name: 'baseline + oracle', count: 2 * seeds, tokens: e.budgetTokens, seqLen: t.seqLen, rowsPerForward: t.torch?.microBatch ?? t.batchSize },
+      { name: 'sbp', count: seeds * shares * alphas, tokens: e.budgetTokens, seqLen: t.seqLen, rowsPerForward: t.torch?.microBatch ?? t.batchSize },
       { name: 'synthesizer tuning', count: alphas, tokens: u.steps * u.batchSize * u.seqLen * u.gradAccumSteps, seqLen: u.seqLen, rowsPerForward: u.torch?.microBatch ?? u.batchSize },
     ],
   };
@@ -75,9 +75,9 @@ export async function runExperimentCommand(flags: ExperimentFlags, defaults: { r
   const log = (line: string) => process.stderr.write(`${line}\n`);
   if (flags.dryRun) {
     const { model, runs } = experimentTrainingRuns(cfg);
-    const gpus = flags.gpus !== undefined ? Number(flags.gpus) : cfg.train.torch.nprocPerNode;
+    const gpus = flags.gpus !== undefined ? Number(flags.gpus) : (cfg.train.torch?.nprocPerNode ?? 1);
     if (!Number.isInteger(gpus) || gpus < 1) throw new UserError(`--gpus ${flags.gpus}: a whole number >= 1`);
-    const plan = planOnGpu(model, runs, { gpu: flags.gpu ?? 'h100', gpus, mfu: flags.mfu !== undefined ? Number(flags.mfu) : undefined, fsdp: cfg.train.torch.fsdp, seqLen: cfg.train.seqLen });
+    const plan = planOnGpu(model, runs, { gpu: flags.gpu ?? 'h100', gpus, mfu: flags.mfu !== undefined ? Number(flags.mfu) : undefined, fsdp: cfg.train.torch?.fsdp ?? false, seqLen: cfg.train.seqLen });
     process.stdout.write(`${formatGpuPlan(plan)}\n`);
     return null;
   }

@@ -122,7 +122,7 @@ export function inheritTrainEngine(cfg: RunConfig): RunConfig {
   const t = cfg.tune;
   return {
     ...cfg,
-    tune: { ...t, engine: t.engine ?? cfg.train.engine, command: t.command ?? cfg.train.command, torch: t.torch ?? structuredClone(cfg.train.torch) },
+    tune: { ...t, engine: t.engine ?? cfg.train.engine, command: t.command ?? cfg.train.command, torch: t.torch ?? (cfg.train.torch ? structuredClone(cfg.train.torch) : undefined) },
   };
 }
 

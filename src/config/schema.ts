@@ -82,9 +82,10 @@ export type TrainEngine = (typeof TRAIN_ENGINES)[number];
 
 export const TrainConfigSchema = z
   .object({
-    engine: z.enum(TRAIN_ENGINES).default('sbp'), // sbp: the native engine; torch: PyTorch via torchrun; command: train.command (docs/trainers.md)
+    // Unset = sbp; no default value, so that configs without these fields keep the stage hashes they had.
+    engine: z.enum(TRAIN_ENGINES).optional(), // sbp (unset): the native engine; torch: PyTorch via torchrun; command: train.command (docs/trainers.md)
     command: z.string().min(1).optional(), // engine command: a shell command honouring the trainer contract; {job} is the job.json path
-    torch: TorchEngineSchema.default({}), // engine torch: how PyTorch is launched
+    torch: TorchEngineSchema.optional(), // engine torch: how PyTorch is launched (unset: the defaults of each field)
     backend: z.enum(['auto', 'cpu', 'ref']).default('auto'), // auto: the native cpu backend when it loads, else ref
     batchSize: z.number().int().positive().default(16), // sequences per micro-batch
     seqLen: z.number().int().min(2).default(256), // tokens per sequence (at most the model's maxSeqLen)

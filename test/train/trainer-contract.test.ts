@@ -55,7 +55,7 @@ test('config: train.engine reaches synthesizer tuning unless tune names its own 
   assert.equal(a.tune.torch?.nprocPerNode, 4);
   const b = resolveConfig({ sets: ['train.engine=torch', 'tune.engine=sbp'] });
   assert.equal(b.tune.engine, 'sbp');
-  assert.equal(resolveConfig({}).train.engine, 'sbp');
+  assert.equal(resolveConfig({}).train.engine, undefined, 'unset means sbp, and keeps the stage hashes of configs written before engines existed');
   assert.throws(() => resolveConfig({ sets: ['train.engine=jax'] }), /train\.engine: got "jax"; one of "sbp", "torch", "command"/);
 });
 
