@@ -156,7 +156,16 @@ export function resolveConfig(src: ConfigSources = {}): RunConfig {
   }
   const parsed = RunConfigSchema.safeParse(raw);
   if (!parsed.success) throw new UserError(formatConfigIssues(parsed.error, raw, src.base ? (src.baseOrigin ?? 'run record') : src.file ?? 'defaults'));
-  return parsed.data;
+  return inheritTrainEngine(parsed.data);
+}
+
+/** Synthesizer tuning trains on the engine of the `train` section unless `tune` names its own. */
+export function inheritTrainEngine(cfg: RunConfig): RunConfig {
+  const t = cfg.tune;
+  return {
+    ...cfg,
+    tune: { ...t, engine: t.engine ?? cfg.train.engine, command: t.command ?? cfg.train.command, torch: t.torch ?? (cfg.train.torch ? structuredClone(cfg.train.torch) : undefined) },
+  };
 }
 
 export function runDirOf(cfg: RunConfig): string {

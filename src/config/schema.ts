@@ -69,8 +69,29 @@ export const TokenizeConfigSchema = z
   .strict();
 export type TokenizeConfig = z.infer<typeof TokenizeConfigSchema>;
 
+export const TorchEngineSchema = z
+  .object({
+    python: z.string().min(1).optional(), // interpreter with torch + transformers; default .venv/bin/python (here, then in the sbp package), else python3
+    nprocPerNode: z.number().int().positive().default(1), // processes per node (one per GPU); > 1 launches torchrun (DDP, or FSDP)
+    torchrunArgs: z.array(z.string()).default([]), // extra torchrun arguments, e.g. multi-node rendezvous; none = --standalone
+    fsdp: z.boolean().default(false), // shard weights, gradients and optimizer state (FSDP2) instead of replicating them (DDP)
+    device: z.enum(['auto', 'cpu', 'cuda']).default('auto'), // auto: cuda when torch sees a GPU
+    dtype: z.enum(['auto', 'fp32', 'bf16']).default('auto'), // auto: bf16 autocast on CUDA, fp32 on CPU
+    microBatch: z.number().int().positive().optional(), // rows per forward pass on each process; default the stage's batchSize
+    compile: z.boolean().default(false), // torch.compile the model (worth it on CUDA)
+  })
+  .strict();
+export type TorchEngineConfig = z.infer<typeof TorchEngineSchema>;
+
+export const TRAIN_ENGINES = ['sbp', 'torch', 'command'] as const;
+export type TrainEngine = (typeof TRAIN_ENGINES)[number];
+
 export const TrainConfigSchema = z
   .object({
+    // Unset = sbp; no default value, so that configs without these fields keep the stage hashes they had.
+    engine: z.enum(TRAIN_ENGINES).optional(), // sbp (unset): the native engine; torch: PyTorch via torchrun; command: train.command (docs/trainers.md)
+    command: z.string().min(1).optional(), // engine command: a shell command honouring the trainer contract; {job} is the job.json path
+    torch: TorchEngineSchema.optional(), // engine torch: how PyTorch is launched (unset: the defaults of each field)
     backend: z.enum(['auto', 'cpu', 'ref']).default('auto'), // auto: the native cpu backend when it loads, else ref
     batchSize: z.number().int().positive().default(16), // sequences per micro-batch
     seqLen: z.number().int().min(2).default(256), // tokens per sequence (at most the model's maxSeqLen)
@@ -192,6 +213,9 @@ export type PairConfig = z.infer<typeof PairConfigSchema>;
 export const TuneConfigSchema = z
   .object({
     initFrom: z.string().min(1).default('baseline'), // the model tuning starts from: a model of this run or a model folder (paper: the baseline LM)
+    engine: z.enum(TRAIN_ENGINES).optional(), // default: train.engine
+    command: z.string().min(1).optional(), // default: train.command
+    torch: TorchEngineSchema.optional(), // default: train.torch
     backend: z.enum(['auto', 'cpu', 'ref']).default('auto'),
     batchSize: z.number().int().positive().default(8), // pairs per micro-batch (one pair per row)
     seqLen: z.number().int().min(4).default(256), // T: input tokens per row [bos] d1 [sep] d2 [eos] (at most the model's maxSeqLen)

@@ -16,6 +16,7 @@ import { hfModelStore } from './hf-model-store.js';
 import { resolveModelDir } from '../stage/model-dir.js';
 import { PackedBatchSource } from './packed-batch-source.js';
 import type { FramingTokens } from './batch-source.js';
+import { trainExternal } from './external-trainer.js';
 import { train, type EvalMetrics, type TrainerConfig, type TrainOptions, type TrainResult } from './trainer.js';
 
 export interface TrainStageOptions {
@@ -63,7 +64,11 @@ export async function trainIntoStage(
   opts: Omit<TrainOptions, 'dir' | 'models' | 'model'> & { model: LlamaModel; dir: string; tokenizerPath: string },
 ): Promise<TrainResult> {
   const { tokenizerPath, ...trainOpts } = opts;
-  const result = await train({ ...trainOpts, models: hfModelStore({ tokenizerJsonPath: tokenizerPath }) });
+  // train.engine picks the trainer (docs/trainers.md); every stage that ends here gets every engine.
+  const result =
+    (opts.cfg.engine ?? 'sbp') === 'sbp'
+      ? await train({ ...trainOpts, models: hfModelStore({ tokenizerJsonPath: tokenizerPath }) })
+      : await trainExternal(trainOpts);
   if (result.status === 'interrupted') throw new TrainingInterrupted(result.step, join(opts.dir, 'checkpoint'));
   saveModelFolder(opts.dir, opts.model, { tokenizerJsonPath: tokenizerPath });
   return result;

@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../common/errors.js';
+import type { TorchEngineConfig, TrainEngine } from '../config/schema.js';
 import { Progress, formatCount } from '../common/progress.js';
 import type { Batch, LanguageModel } from '../model/types.js';
 import { AdamW, decayMask } from './adamw.js';
@@ -26,6 +27,10 @@ export interface TrainerConfig {
   checkpointEvery: number; // steps between checkpoints; 0 = only at the end and on interrupt
   logEvery: number; // steps between metrics rows
   maxBadSteps: number; // consecutive non-finite steps before stopping
+  /** Which trainer runs the loop (docs/trainers.md); absent = sbp. `train` itself is the sbp engine. */
+  engine?: TrainEngine;
+  command?: string; // engine command: the shell command that honours the trainer contract
+  torch?: TorchEngineConfig; // engine torch: how PyTorch is launched
 }
 
 export interface StepMetrics {

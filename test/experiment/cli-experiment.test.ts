@@ -36,7 +36,7 @@ test('sbp experiment: --preset with --config, an unknown preset and a bad experi
   assert.match(a.stderr, /--preset and --config both give a config file/);
   const b = runCli(['experiment', '--preset', 'huge']);
   assert.notEqual(b.status, 0);
-  assert.match(b.stderr, /Allowed choices are tiny, small, base/);
+  assert.match(b.stderr, /Allowed choices are tiny, small, gpu, base/);
   const c = runCli(['experiment', '--preset', 'tiny', '--plan', '--set', 'experiment.syntheticShare=1', '--runs-dir', tempDir()]);
   assert.equal(c.status, 2);
   assert.match(c.stderr, /experiment\.syntheticShare: got 1/);
