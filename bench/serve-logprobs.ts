@@ -16,7 +16,7 @@ import { RefBackend } from '../src/engine/ref-backend.js';
 import { saveModelFolder } from '../src/model/hf-folder.js';
 import { LlamaModel } from '../src/model/llama.js';
 import { startServer } from '../src/serve/server.js';
-import { trainTokenizer } from '../src/tokenizer/tokenizer.js';
+import { trainTokenizer, tokenizerFiles } from '../src/tokenizer/tokenizer.js';
 import { openBackend, type BackendChoice } from '../src/engine/open-backend.js';
 
 const prompts = Number(process.argv[2] ?? 64);
@@ -45,7 +45,7 @@ const model = new LlamaModel(
 const root = mkdtempSync(join(tmpdir(), 'sbp-bench-logprobs-'));
 const tokPath = join(root, 'tokenizer.json');
 tokenizer.save(tokPath);
-saveModelFolder(join(root, 'model'), model, { tokenizerJsonPath: tokPath });
+saveModelFolder(join(root, 'model'), model, { tokenizer: tokenizerFiles(tokPath) });
 
 let state = 12345;
 const nextId = () => (state = (state * 1103515245 + 12345) % 2 ** 31) % V;

@@ -16,7 +16,7 @@ import { TokenizerConfigSchema } from '../src/config/schema.js';
 import { saveModelFolder } from '../src/model/hf-folder.js';
 import { LlamaModel } from '../src/model/llama.js';
 import { RefBackend } from '../src/engine/ref-backend.js';
-import { trainTokenizer } from '../src/tokenizer/tokenizer.js';
+import { trainTokenizer, tokenizerFiles } from '../src/tokenizer/tokenizer.js';
 import { startServer } from '../src/serve/server.js';
 import { openBackend, type BackendChoice } from '../src/engine/open-backend.js';
 
@@ -57,7 +57,7 @@ const model = new LlamaModel(
 const root = mkdtempSync(join(tmpdir(), 'sbp-bench-serve-'));
 const tokPath = join(root, 'tokenizer.json');
 tokenizer.save(tokPath);
-saveModelFolder(join(root, 'model'), model, { tokenizerJsonPath: tokPath });
+saveModelFolder(join(root, 'model'), model, { tokenizer: tokenizerFiles(tokPath) });
 
 const bodies = Array.from({ length: requests }, (_, i) => ({
   model: 'model',

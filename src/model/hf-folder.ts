@@ -6,7 +6,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../common/fs-atomic.js';
 import type { Backend } from '../engine/backend.js';
 import { fromHfConfig, toHfConfig } from './config.js';
 import { LlamaModel } from './llama.js';
-import { writeTokenizerFiles } from './hf-tokenizer-files.js';
+import { writeTokenizerFiles, type TokenizerFiles } from './hf-tokenizer-files.js';
 import { SafetensorsFile, writeSafetensors } from './safetensors.js';
 
 /**
@@ -16,8 +16,8 @@ import { SafetensorsFile, writeSafetensors } from './safetensors.js';
  */
 
 export interface SaveModelOptions {
-  /** A `tokenizer.json` to copy into the folder. */
-  tokenizerJsonPath?: string;
+  /** The tokenizer whose files (tokenizer.json, tokenizer_config.json, special_tokens_map.json) go into the folder: `tokenizerFiles(path)`. */
+  tokenizer?: TokenizerFiles;
   /** Extra `generation_config.json` fields (e.g. temperature, top_p); token ids come from the config. */
   generation?: Record<string, unknown>;
 }
@@ -32,7 +32,7 @@ export function saveModelFolder(dir: string, model: LlamaModel, opts: SaveModelO
   const tensors = model.paramTable.map((e) => ({ name: e.name, shape: e.shape, data: model.readParam(e.name) }));
   // transformers refuses safetensors files without metadata.format
   writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
-  if (opts.tokenizerJsonPath !== undefined) writeTokenizerFiles(dir, opts.tokenizerJsonPath, c);
+  if (opts.tokenizer !== undefined) writeTokenizerFiles(dir, opts.tokenizer, c);
   writeJsonAtomic(join(dir, 'generation_config.json'), {
     bos_token_id: c.bosTokenId,
     eos_token_id: c.eosTokenId,
@@ -40,7 +40,7 @@ export function saveModelFolder(dir: string, model: LlamaModel, opts: SaveModelO
     ...opts.generation,
   });
   writeJsonAtomic(join(dir, 'config.json'), toHfConfig(c));
-  recordChecksums(dir, MODEL_FILES.filter((f) => f !== 'tokenizer.json' || opts.tokenizerJsonPath !== undefined));
+  recordChecksums(dir, MODEL_FILES.filter((f) => f !== 'tokenizer.json' || opts.tokenizer !== undefined));
 }
 
 /** The files saveModelFolder writes, all listed in the folder's checksums.json. */

@@ -1,9 +1,25 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../common/errors.js';
 import { writeJsonAtomic } from '../common/fs-atomic.js';
-import { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { ModelConfig } from './types.js';
+
+/**
+ * What a model folder needs of its tokenizer. sbp's `Tokenizer` has this shape; the model module takes
+ * it as a value (`tokenizerFiles(path)` in the tokenizer module loads one) instead of importing the
+ * tokenizer module, which sits beside it and reads the config that reads the model.
+ */
+export interface ModelTokenizer {
+  readonly vocabSize: number;
+  readonly special: { bos: number; eos: number; sep: number; pad: number; reserved: readonly number[] };
+  decode(ids: ArrayLike<number>): string;
+  toHFJson(): unknown;
+}
+
+/** A tokenizer and the file it came from (named in errors). */
+export interface TokenizerFiles {
+  tokenizer: ModelTokenizer;
+  source: string;
+}
 
 /**
  * The tokenizer files of a model folder, as `transformers.AutoTokenizer` (and vLLM, SGLang and
@@ -18,9 +34,8 @@ import type { ModelConfig } from './types.js';
  * Without tokenizer_config.json transformers guesses a tokenizer class from config.json and invents
  * tokens of its own (e.g. `<|endoftext|>` past the model's vocabulary), so all three are written.
  */
-export function writeTokenizerFiles(dir: string, tokenizerJsonPath: string, config: ModelConfig): void {
-  if (!existsSync(tokenizerJsonPath)) throw new UserError(`tokenizer file not found: ${tokenizerJsonPath}`);
-  const tokenizer = Tokenizer.load(tokenizerJsonPath);
+export function writeTokenizerFiles(dir: string, files: TokenizerFiles, config: ModelConfig): void {
+  const { tokenizer, source: tokenizerJsonPath } = files;
   if (tokenizer.vocabSize > config.vocabSize) {
     throw new UserError(`${tokenizerJsonPath}: the tokenizer has ${tokenizer.vocabSize} tokens, more than the model's vocabulary of ${config.vocabSize}`);
   }

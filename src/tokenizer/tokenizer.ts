@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { UserError } from '../common/errors.js';
 import { writeJsonAtomic } from '../common/fs-atomic.js';
 import type { TokenizerConfig } from '../config/schema.js';
@@ -327,4 +327,10 @@ function validUtf8Prefix(b: Uint8Array, start: number): number {
     i += len;
   }
   return i;
+}
+
+/** The tokenizer of `tokenizer.json` at `path`, in the form a model folder is saved with (`saveModelFolder`'s `tokenizer`). */
+export function tokenizerFiles(path: string): { tokenizer: Tokenizer; source: string } {
+  if (!existsSync(path)) throw new UserError(`tokenizer file not found: ${path}`);
+  return { tokenizer: Tokenizer.load(path), source: path };
 }

@@ -9,7 +9,7 @@ import { loadModelFolder, saveModelFolder } from '../model/hf-folder.js';
 import { fromHfConfig, resolveModelConfig } from '../model/config.js';
 import { LlamaModel } from '../model/llama.js';
 import type { ModelConfig } from '../model/types.js';
-import { Tokenizer } from '../tokenizer/tokenizer.js';
+import { Tokenizer, tokenizerFiles } from '../tokenizer/tokenizer.js';
 import { TokenDataset, listTokenShards } from '../tokens/token-dataset.js';
 import { heldoutBatches } from './heldout-batches.js';
 import { hfModelStore } from './hf-model-store.js';
@@ -70,7 +70,7 @@ export async function trainIntoStage(
       ? await train({ ...trainOpts, models: hfModelStore({ tokenizerJsonPath: tokenizerPath }) })
       : await trainExternal(trainOpts);
   if (result.status === 'interrupted') throw new TrainingInterrupted(result.step, join(opts.dir, 'checkpoint'));
-  saveModelFolder(opts.dir, opts.model, { tokenizerJsonPath: tokenizerPath });
+  saveModelFolder(opts.dir, opts.model, { tokenizer: tokenizerFiles(tokenizerPath) });
   return result;
 }
 

@@ -14,6 +14,7 @@ import { AdamW, decayMask } from '../../src/train/adamw.js';
 import { CheckpointStore, type TrainerState } from '../../src/train/checkpoint-store.js';
 import { hfModelStore } from '../../src/train/hf-model-store.js';
 import { tempDir } from '../helpers.js';
+import { tokenizerFiles } from '../../src/tokenizer/tokenizer.js';
 
 const CFG: ModelConfig = {
   vocabSize: 40, hiddenSize: 16, numLayers: 1, numHeads: 4, numKVHeads: 2, headDim: 4, intermediateSize: 20,
@@ -146,7 +147,7 @@ test('sbp sample on a model with a NaN weight exits 2 naming the tensor (it used
   const w = fx.model.readParam('model.layers.1.mlp.down_proj.weight');
   w[0] = Number.NaN;
   fx.model.writeParam('model.layers.1.mlp.down_proj.weight', w);
-  saveModelFolder(fx.dir, fx.model, { tokenizerJsonPath: join(fx.dir, 'tokenizer.json') });
+  saveModelFolder(fx.dir, fx.model, { tokenizer: tokenizerFiles(join(fx.dir, 'tokenizer.json')) });
   const r = runCli(['sample', '--model', fx.dir, '--max-tokens', '12', '--temperature', '0', '--backend', 'ref'], { cwd: tempDir() });
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, /^sbp: .*model\.safetensors: tensor "model\.layers\.1\.mlp\.down_proj\.weight" holds NaN at element 0 \(1 non-finite of \d+\); the weights are unusable — load an earlier checkpoint or retrain the model\n$/);

@@ -8,7 +8,7 @@ import { runEvalStage } from '../../src/eval/eval-stage.js';
 import { runStage } from '../../src/stage/stage.js';
 import { saveModelFolder } from '../../src/model/hf-folder.js';
 import { LlamaModel } from '../../src/model/llama.js';
-import { trainTokenizer } from '../../src/tokenizer/tokenizer.js';
+import { trainTokenizer, tokenizerFiles } from '../../src/tokenizer/tokenizer.js';
 import { PackedBatchSource } from '../../src/train/packed-batch-source.js';
 import { train } from '../../src/train/trainer.js';
 import { repoRoot, runCli, tempDir } from '../helpers.js';
@@ -55,7 +55,7 @@ for (const [name, steps] of [['baseline', 0], ['sbp', 3], ['oracle', 10]] as con
           log: () => {},
         });
       }
-      saveModelFolder(ctx.dir, model, { tokenizerJsonPath: join(runDir, 'tokenizer', 'tokenizer.json') });
+      saveModelFolder(ctx.dir, model, { tokenizer: tokenizerFiles(join(runDir, 'tokenizer', 'tokenizer.json')) });
       return {};
     },
   });

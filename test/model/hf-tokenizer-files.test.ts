@@ -9,7 +9,7 @@ import { UserError } from '../../src/common/errors.js';
 import { RefBackend } from '../../src/engine/ref-backend.js';
 import { LlamaModel } from '../../src/model/llama.js';
 import { saveModelFolder } from '../../src/model/hf-folder.js';
-import { Tokenizer } from '../../src/tokenizer/tokenizer.js';
+import { Tokenizer, tokenizerFiles } from '../../src/tokenizer/tokenizer.js';
 import type { ModelConfig } from '../../src/model/types.js';
 
 // 256 bytes, then bos 256, eos 257, sep 258, pad 259, reserved 260, 261.
@@ -26,7 +26,7 @@ test('a model folder holds tokenizer_config.json, special_tokens_map.json and sp
   tokenizer.save(tokPath);
   const dir = join(root, 'model');
   mkdirSync(dir);
-  saveModelFolder(dir, new LlamaModel(CFG, new RefBackend(), { seed: 1 }), { tokenizerJsonPath: tokPath });
+  saveModelFolder(dir, new LlamaModel(CFG, new RefBackend(), { seed: 1 }), { tokenizer: tokenizerFiles(tokPath) });
 
   const tj = json(dir, 'tokenizer.json');
   assert.deepEqual(tj.added_tokens.map((t: { id: number; content: string; special: boolean }) => [t.id, t.content, t.special]), [
@@ -56,6 +56,6 @@ test('a tokenizer larger than the model vocabulary is a UserError naming the fil
   const root = tempDir();
   const tokPath = join(root, 'tokenizer.json');
   tokenizer.save(tokPath);
-  assert.throws(() => saveModelFolder(join(root, 'm'), new LlamaModel({ ...CFG, vocabSize: 200, bosTokenId: 1, eosTokenId: 2, padTokenId: 0 }, new RefBackend(), { seed: 1 }), { tokenizerJsonPath: tokPath }),
+  assert.throws(() => saveModelFolder(join(root, 'm'), new LlamaModel({ ...CFG, vocabSize: 200, bosTokenId: 1, eosTokenId: 2, padTokenId: 0 }, new RefBackend(), { seed: 1 }), { tokenizer: tokenizerFiles(tokPath) }),
     (e: unknown) => e instanceof UserError && /tokenizer\.json: the tokenizer has 262 tokens, more than the model's vocabulary of 200/.test(e.message));
 });

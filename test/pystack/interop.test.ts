@@ -22,7 +22,7 @@ import { RefBackend } from '../../src/engine/ref-backend.js';
 import type { SpecialTokens } from '../../src/tokenizer/special-tokens.js';
 import { generate } from '../../src/sample/sampler.js';
 import { PromptEncoder } from '../../src/serve/prompt-encoder.js';
-import { Tokenizer } from '../../src/tokenizer/tokenizer.js';
+import { Tokenizer, tokenizerFiles } from '../../src/tokenizer/tokenizer.js';
 import { TokenDataset } from '../../src/tokens/token-dataset.js';
 import { brownTexts, HARD_TEXTS } from '../tokenizer/texts.js';
 
@@ -114,7 +114,7 @@ test('transformers, datasets, pyarrow, numpy and gguf read sbp model folders and
   for (const [name, qkNorm] of [['random-llama', false], ['random-qwen3', true]] as const) {
     const m = spreadModel(tok.vocabSize, qkNorm, s);
     const d = join(dir, name);
-    saveModelFolder(d, m, { tokenizerJsonPath: join(modelDir, 'tokenizer.json') });
+    saveModelFolder(d, m, { tokenizer: tokenizerFiles(join(modelDir, 'tokenizer.json')) });
     greedyModels.push({ name, dir: d, greedy: greedyOf(loadModelFolder(d, backend)) });
   }
 
@@ -180,7 +180,7 @@ test('node-llama-cpp (llama.cpp, prebuilt binary from npm) loads an exported GGU
   const folders: Array<[string, string]> = [['baseline', baseline]];
   for (const [name, qkNorm] of [['random-llama', false], ['random-qwen3', true]] as const) {
     const d = join(dir, name);
-    saveModelFolder(d, spreadModel(tok.vocabSize, qkNorm, tok.special), { tokenizerJsonPath: join(baseline, 'tokenizer.json') });
+    saveModelFolder(d, spreadModel(tok.vocabSize, qkNorm, tok.special), { tokenizer: tokenizerFiles(join(baseline, 'tokenizer.json')) });
     folders.push([name, d]);
   }
   const distinct: Record<string, number> = {};

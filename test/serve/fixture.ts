@@ -4,7 +4,7 @@ import { RefBackend } from '../../src/engine/ref-backend.js';
 import { saveModelFolder } from '../../src/model/hf-folder.js';
 import { LlamaModel } from '../../src/model/llama.js';
 import type { ModelConfig } from '../../src/model/types.js';
-import { Tokenizer, trainTokenizer } from '../../src/tokenizer/tokenizer.js';
+import { Tokenizer, trainTokenizer, tokenizerFiles } from '../../src/tokenizer/tokenizer.js';
 import { fixtureDocs } from '../embed/fixture-run.js';
 import { tempDir } from '../helpers.js';
 
@@ -50,7 +50,7 @@ export async function serveFixture(opts: { hiddenSize?: number; numLayers?: numb
   const tokPath = join(root, 'tokenizer.json');
   tokenizer.save(tokPath);
   const dir = join(root, 'tiny-serve');
-  saveModelFolder(dir, model, { tokenizerJsonPath: tokPath });
+  saveModelFolder(dir, model, { tokenizer: tokenizerFiles(tokPath) });
   return { dir, model, tokenizer };
 }
 

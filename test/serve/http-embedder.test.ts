@@ -14,6 +14,7 @@ import { saveModelFolder } from '../../src/model/hf-folder.js';
 import { LlamaModel } from '../../src/model/llama.js';
 import { startServer } from '../../src/serve/server.js';
 import { fixtureRun } from '../embed/fixture-run.js';
+import { tokenizerFiles } from '../../src/tokenizer/tokenizer.js';
 
 /**
  * The issue's test: the `http` embedder, run by the embed stage against `sbp serve`, gives the same
@@ -31,7 +32,7 @@ test('http embedder against sbp serve: the embed stage writes the lm embedder ve
     runDir,
     config: { fixture: 'serve' },
     run: async (ctx) => {
-      saveModelFolder(ctx.dir, model, { tokenizerJsonPath: join(runDir, 'tokenizer', 'tokenizer.json') });
+      saveModelFolder(ctx.dir, model, { tokenizer: tokenizerFiles(join(runDir, 'tokenizer', 'tokenizer.json')) });
       return {};
     },
   });

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { saveModelFolder } from '../../src/model/hf-folder.js';
 import { startServer, type SbpServer } from '../../src/serve/server.js';
 import { fetchJson, serveFixture, type ServeFixture } from './fixture.js';
+import { tokenizerFiles } from '../../src/tokenizer/tokenizer.js';
 
 // A checkpoint whose embedding has 20 more rows than its tokenizer has tokens, with those rows of
 // the output layer made so large that greedy decoding draws them.
@@ -19,7 +20,7 @@ before(async () => {
   const C = fx.model.config.hiddenSize;
   for (let i = tokenizerSize * C; i < head.length; i++) head[i] *= 1000;
   fx.model.writeParam('lm_head.weight', head);
-  saveModelFolder(fx.dir, fx.model, { tokenizerJsonPath: join(dirname(fx.dir), 'tokenizer.json') });
+  saveModelFolder(fx.dir, fx.model, { tokenizer: tokenizerFiles(join(dirname(fx.dir), 'tokenizer.json')) });
   server = await startServer({ modelDir: fx.dir, port: 0, backend: 'ref', maxBatch: 4 });
 });
 after(async () => {

@@ -37,7 +37,10 @@ test('sbp experiment --preset gpu --dry-run: a table of the training runs on the
   assert.ok(!existsSync(runsDir), 'a dry run writes nothing');
   assert.match(r.stdout, /training on 1× NVIDIA H100 SXM5 \(989 TFLOP\/s bf16 dense each\), assumed MFU 35%: 125\.8M parameters/);
   assert.match(r.stdout, /baseline \+ oracle +2 +1\.50e\+9/);
-  assert.match(r.stdout, /synthesizer tuning +1 +6\.55e\+7/);
+  // The preset runs both controls and a three-value weight-decay search: 2 more baselines, 2 control runs, and a second synthesizer (random pairs).
+  assert.match(r.stdout, /baseline search +2 +1\.50e\+9/);
+  assert.match(r.stdout, /controls +2 +1\.50e\+9/);
+  assert.match(r.stdout, /synthesizer tuning +2 +6\.55e\+7/);
   assert.match(r.stdout, /total \S+ FLOPs, \d+\.\d h of training\n/);
   const bad = runCli(['experiment', '--preset', 'gpu', '--dry-run', '--gpu', 'v100', '--runs-dir', runsDir]);
   assert.equal(bad.status, 2);

@@ -2,7 +2,7 @@
 // trainer written in JS, the errors a user gets. The PyTorch side is tested in test/pystack/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../src/common/errors.js';
 import { resolveConfig } from '../../src/config/load.js';
@@ -16,7 +16,7 @@ import { PackedBatchSource } from '../../src/train/packed-batch-source.js';
 import { trainIntoStage } from '../../src/train/train-stage.js';
 import type { TrainerConfig } from '../../src/train/trainer.js';
 import type { TrainerJob } from '../../src/train/trainer-job.js';
-import { tempDir } from '../helpers.js';
+import { repoRoot, tempDir } from '../helpers.js';
 
 function randomBatch(B: number, T: number, vocab: number, withMask: boolean, seed: number): Batch {
   let x = seed;
@@ -102,14 +102,17 @@ function cfg(over: Partial<TrainerConfig>): TrainerConfig {
   };
 }
 
+/** A real tokenizer (the model folder's tokenizer files are written from it); the model's vocabulary matches it. */
+const TOKENIZER_FIXTURE = join(repoRoot, 'test', 'tokenizer', 'fixtures', 'brown-700.tokenizer.json');
+
 const docs = Array.from({ length: 20 }, (_, i) => Array.from({ length: 3 + (i % 5) }, (_, j) => 3 + ((i + j) % 20)));
 const corpus = { numDocs: docs.length, doc: (i: number) => docs[i]! };
-const modelConfig = resolveModelConfig({ preset: 'tiny', vocabSize: 24, hiddenSize: 16, numLayers: 1, numHeads: 2, numKVHeads: 1, headDim: 8, intermediateSize: 32, maxSeqLen: 16 });
+const modelConfig = resolveModelConfig({ preset: 'tiny', vocabSize: 700, hiddenSize: 16, numLayers: 1, numHeads: 2, numKVHeads: 1, headDim: 8, intermediateSize: 32, maxSeqLen: 16 });
 
 async function runCommand(command: string | undefined, env: Record<string, string> = {}) {
   const dir = tempDir();
   const tok = join(dir, 'tokenizer.json');
-  writeFileSync(tok, '{}');
+  copyFileSync(TOKENIZER_FIXTURE, tok);
   writeFileSync(join(dir, 'fake-trainer.mjs'), FAKE_TRAINER);
   const model = new LlamaModel(modelConfig, new RefBackend(), { seed: 2 });
   const before = model.readParam('model.norm.weight').slice();
@@ -149,7 +152,8 @@ test('command engine: sbp writes the job, runs the command, and loads the model 
   assert.deepEqual(job.model.params.filter((p) => p.decay).map((p) => p.name).sort(), job.model.params.filter((p) => p.shape.length === 2 && !/embed_tokens/.test(p.name)).map((p) => p.name).sort());
   assert.equal(readBatchFileHeader(join(r.dir, 'out', 'trainer-job', 'train.batches')).numBatches, 8);
   // The stage folder is a Hugging Face folder with sbp's tokenizer next to the trainer's weights.
-  assert.equal(readFileSync(join(r.dir, 'out', 'tokenizer.json'), 'utf8'), '{}');
+  const vocab = (p: string) => (JSON.parse(readFileSync(p, 'utf8')) as { model: { vocab: unknown } }).model.vocab;
+  assert.deepEqual(vocab(join(r.dir, 'out', 'tokenizer.json')), vocab(TOKENIZER_FIXTURE));
 });
 
 test('command engine: a failing trainer, a missing command and a missing Python stack are user errors that say what to do', async () => {
@@ -157,7 +161,7 @@ test('command engine: a failing trainer, a missing command and a missing Python 
   await assert.rejects(runCommand(undefined), (e) => e instanceof UserError && /train\.command is not set/.test(e.message));
   const dir = tempDir();
   const tok = join(dir, 'tokenizer.json');
-  writeFileSync(tok, '{}');
+  copyFileSync(TOKENIZER_FIXTURE, tok);
   await assert.rejects(
     trainIntoStage({
       model: new LlamaModel(modelConfig, new RefBackend(), { seed: 2 }),
