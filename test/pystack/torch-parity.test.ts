@@ -22,18 +22,20 @@ import { PackedBatchSource } from '../../src/train/packed-batch-source.js';
 import { TrainingInterrupted, trainIntoStage } from '../../src/train/train-stage.js';
 import type { TrainerConfig } from '../../src/train/trainer.js';
 import { TRAINER_JOB_DIR } from '../../src/train/trainer-job.js';
-import { tempDir } from '../helpers.js';
+import { repoRoot, tempDir } from '../helpers.js';
 
-const V = 48;
+// The vocabulary of the real tokenizer the model folders are saved with (test/tokenizer/fixtures/brown-700).
+const V = 700;
 // Two layers, GQA, QK-norm and tied embeddings (Qwen3ForCausalLM in transformers); untied plain Llama below.
 const qwenish = () => resolveModelConfig({ preset: 'tiny', vocabSize: V, hiddenSize: 32, numLayers: 2, numHeads: 4, numKVHeads: 2, headDim: 8, intermediateSize: 64, maxSeqLen: 32 });
 const llamaish = () => ({ ...qwenish(), qkNorm: false, tieEmbeddings: false });
 const framing = { bos: 1, eos: 2, sep: 3, pad: 0 };
-const docs = Array.from({ length: 60 }, (_, i) => Array.from({ length: 4 + ((i * 7) % 13) }, (_, j) => 4 + ((i * 3 + j * (1 + (i % 5))) % (V - 4))));
+// Token ids 4..47 only: every id of the data is seen often, as in a real corpus.
+const DATA_V = 48;
+const docs = Array.from({ length: 60 }, (_, i) => Array.from({ length: 4 + ((i * 7) % 13) }, (_, j) => 4 + ((i * 3 + j * (1 + (i % 5))) % (DATA_V - 4))));
 const corpus = { numDocs: docs.length, doc: (i: number) => docs[i]! };
-// trainIntoStage copies a tokenizer.json into the model folder; these tests need only some file there.
-const tokenizerPath = join(tempDir('sbp-parity-tok-'), 'tokenizer.json');
-writeFileSync(tokenizerPath, '{}');
+// trainIntoStage writes the tokenizer files into the model folder from a real tokenizer.json.
+const tokenizerPath = join(repoRoot, 'test', 'tokenizer', 'fixtures', 'brown-700.tokenizer.json');
 
 function cfg(over: Partial<TrainerConfig> = {}): TrainerConfig {
   return {
