@@ -52,7 +52,21 @@ export function readSearchChoice(runDir: string): SearchResult {
 
 export function formatSearch(r: SearchResult): string {
   const cells = r.grid.map((g) => `${g.value}: ${g.validationLoss !== null ? g.validationLoss.toFixed(4) : '—'}`).join(', ');
-  return `baseline search: validation loss by weight decay (${cells}); every run trains with weight decay ${r.chosen}`;
+  return `baseline search: validation loss by weight decay (${cells}); every run trains with weight decay ${r.chosen}${searchEdgeNote(r)}`;
+}
+
+/**
+ * A choice at the end of the grid means the best value may lie beyond it, and the baseline is then
+ * weaker than a careful researcher's: say so, with what to add.
+ */
+export function searchEdgeNote(r: SearchResult): string {
+  const values = r.grid.map((g) => g.value);
+  if (values.length < 2) return '';
+  const hi = Math.max(...values);
+  const lo = Math.min(...values);
+  if (r.chosen === hi) return ` — the largest value of the grid: a larger one may be better; add e.g. ${+(hi * 4).toPrecision(3)} to experiment.baselineSearch.weightDecay`;
+  if (r.chosen === lo && lo > 0) return ` — the smallest value of the grid: a smaller one may be better; add e.g. ${+(lo / 4).toPrecision(3)} to experiment.baselineSearch.weightDecay`;
+  return '';
 }
 
 /** Files of a model folder that are the model (not its resumable checkpoint or its stage records). */

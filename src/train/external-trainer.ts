@@ -12,20 +12,10 @@ import type { LlamaModel } from '../model/llama.js';
 import type { Batch } from '../model/types.js';
 import type { BatchSource } from './batch-source.js';
 import { TRAINER_RESULT_FILE, TRAINER_STOP_FILE, writeTrainerJob } from './trainer-job.js';
-import type { EvalMetrics, StepMetrics, TrainerConfig, TrainResult } from './trainer.js';
+import type { EvalMetrics, StepMetrics, TrainerConfig, TrainOptions, TrainResult } from './trainer.js';
 
-export interface ExternalTrainOptions {
-  model: LlamaModel;
-  data: BatchSource;
-  heldout?: readonly Batch[];
-  cfg: TrainerConfig;
-  dir: string;
-  shouldStop?: (step: number) => boolean;
-  onStep?: (m: StepMetrics) => void;
-  onEval?: (m: EvalMetrics) => void;
-  quiet?: boolean;
-  log?: (line: string) => void;
-}
+/** What `train` takes, but the model is sbp's Llama (its weights go to the trainer and come back) and no model store: the trainer writes its own checkpoints. */
+export type ExternalTrainOptions = Omit<TrainOptions, 'model' | 'models'> & { model: LlamaModel };
 
 /** trainer-result.json (docs/trainers.md). */
 interface TrainerResultFile {

@@ -10,6 +10,7 @@ import { formatResultsTable } from '../../src/eval/results-table.js';
 import { readPairsFile } from '../../src/pairs/pairs-file.js';
 import { drawRandomPairs } from '../../src/pairs/random-pairs.js';
 import { PhasedSampler } from '../../src/experiment/phased-sampler.js';
+import { formatSearch, searchEdgeNote, type SearchResult } from '../../src/experiment/baseline-search.js';
 import { MixtureBatchSource } from '../../src/experiment/mixture-batch-source.js';
 import type { TokenizedDocuments } from '../../src/tokens/token-dataset.js';
 import { runCli, tempDir } from '../helpers.js';
@@ -191,4 +192,16 @@ test('PhasedSampler: every synthetic document once, then only real ones; a saved
   const resumed = new MixtureBatchSource(make(), 2, 4, { bos: 1, eos: 2, sep: 3, pad: 0 });
   resumed.restore(saved);
   assert.deepEqual(Array.from(resumed.next().tokens), expected);
+});
+
+test('baseline search: a choice at either end of the grid says the best value may lie beyond it', () => {
+  const result = (chosen: number): SearchResult => ({
+    parameter: 'weightDecay',
+    grid: [0.1, 0.4, 1.6].map((value) => ({ value, run: `search-wd${value}`, validationLoss: value === chosen ? 5 : 6 })),
+    chosen,
+  });
+  assert.match(formatSearch(result(1.6)), /weight decay 1\.6 — the largest value of the grid: a larger one may be better; add e\.g\. 6\.4 to experiment\.baselineSearch\.weightDecay/);
+  assert.match(searchEdgeNote(result(0.1)), /the smallest value of the grid: .* add e\.g\. 0\.025/);
+  assert.equal(searchEdgeNote(result(0.4)), '');
+  assert.equal(searchEdgeNote({ parameter: 'weightDecay', grid: [{ value: 0.4, run: 'search-wd0.4', validationLoss: 5 }], chosen: 0.4 }), '');
 });
