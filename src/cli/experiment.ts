@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { UserError } from '../common/errors.js';
+import { packageRoot } from '../common/package-root.js';
 import { formatDuration } from '../common/progress.js';
 import { formatPlan } from '../experiment/compute-matched-plan.js';
 import { runExperiment, type ExperimentResult } from '../experiment/experiment-runner.js';
@@ -52,19 +52,11 @@ export function experimentTrainingRuns(cfg: RunConfig): { model: ModelConfig; ru
   };
 }
 
-/** The package's `configs/` folder, found from this file whether it runs from src/ or dist/src/. */
+/** The package's `configs/` folder, found from the package root whether sbp runs from src/ or dist/src/. */
 export function presetConfigPath(preset: string): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'configs', `${preset}.yaml`);
-    if (existsSync(join(dir, 'package.json'))) {
-      if (!existsSync(candidate)) throw new UserError(`preset "${preset}": ${candidate} is missing; reinstall sbp`);
-      return candidate;
-    }
-    const up = dirname(dir);
-    if (up === dir) throw new UserError(`preset "${preset}": the sbp package folder (with configs/) was not found`);
-    dir = up;
-  }
+  const candidate = join(packageRoot(), 'configs', `${preset}.yaml`);
+  if (!existsSync(candidate)) throw new UserError(`preset "${preset}": ${candidate} is missing; reinstall sbp`);
+  return candidate;
 }
 
 /** Test hook: act as if Ctrl-C was pressed after this many training steps of this process. */

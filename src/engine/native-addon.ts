@@ -1,8 +1,8 @@
-import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { UserError } from '../common/errors.js';
+import { packageRoot } from '../common/package-root.js';
 
 /**
  * The raw N-API addon built from `native/` by node-gyp (`build/Release/sbp_native.node`), typed.
@@ -65,16 +65,6 @@ export interface NativeAddon {
     uniforms: Float64Array | null, uOff: number, out: I32, oOff: number, temperature: number, topK: number, topP: number): void;
 }
 
-/** The package root: the nearest folder above this file holding package.json (works from src/ and dist/). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the engine module');
-    dir = up;
-  }
-  return dir;
-}
 
 let cached: NativeAddon | null = null;
 

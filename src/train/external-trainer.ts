@@ -1,11 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { UserError } from '../common/errors.js';
 import { Progress } from '../common/progress.js';
 import { readJsonIfExists } from '../common/fs-atomic.js';
+import { packageRoot } from '../common/package-root.js';
 import type { TorchEngineConfig } from '../config/schema.js';
 import { loadModelFolder } from '../model/hf-folder.js';
 import type { LlamaModel } from '../model/llama.js';
@@ -17,30 +17,9 @@ import type { EvalMetrics, StepMetrics, TrainerConfig, TrainOptions, TrainResult
 /** What `train` takes, but the model is sbp's Llama (its weights go to the trainer and come back) and no model store: the trainer writes its own checkpoints. */
 export type ExternalTrainOptions = Omit<TrainOptions, 'model' | 'models'> & { model: LlamaModel };
 
-/** trainer-result.json (docs/trainers.md). */
-interface TrainerResultFile {
-  format: 'sbp-trainer-result';
-  status: 'finished' | 'interrupted';
-  resumedFrom: number | null;
-  step: number;
-  tokens: number;
-  skippedSteps: number;
-  lastLoss: number | null;
-  heldout: EvalMetrics | null;
-  seconds: number;
-  tokensPerSec: number;
-}
+/** trainer-result.json (docs/trainers.md): what `train` returns, tagged. */
+type TrainerResultFile = TrainResult & { format: 'sbp-trainer-result' };
 
-/** The package root: the nearest folder above this file holding package.json (from src/ and dist/). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the train module');
-    dir = up;
-  }
-  return dir;
-}
 
 /** train.torch.python, else .venv/bin/python here, else the one in the sbp package, else python3. */
 export function resolvePython(torch: TorchEngineConfig | undefined): string {
