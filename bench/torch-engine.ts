@@ -8,7 +8,7 @@
 // Prints one JSON object.
 // Usage: npx tsx bench/torch-engine.ts [--steps 4] [--threads 2] [--cuda-steps 30] [--cuda-micro 16] [--compile]
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBackend } from '../src/engine/open-backend.js';
@@ -48,8 +48,8 @@ const trainerCfg = (n: number, over: Partial<TrainerConfig> = {}): TrainerConfig
 
 async function measure(c: ModelConfig, B: number, T: number, cfg: TrainerConfig): Promise<{ tokensPerSec: number; wallSeconds: number; lastLoss: number | null }> {
   const dir = mkdtempSync(join(tmpdir(), 'sbp-bench-torch-'));
-  const tok = join(dir, 'tokenizer.json');
-  writeFileSync(tok, '{}');
+  // The model folder's tokenizer files are written from a real tokenizer.json (700 tokens, within any bench vocabulary).
+  const tok = join(import.meta.dirname, '..', 'test', 'tokenizer', 'fixtures', 'brown-700.tokenizer.json');
   try {
     const backend = await openBackend('auto', threads);
     const model = new LlamaModel(c, backend, { seed: 1 });
